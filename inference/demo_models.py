@@ -1,0 +1,169 @@
+"""Tiny checkpoints of the real architectures for the embedded demo and the tests.
+
+Each is transformers' own class with random weights (fixed seed), a byte-level BPE tokenizer
+trained here on a fixed corpus, and the family's processor set for small images. Nothing is
+downloaded. Bump DEMO_MODELS_VERSION when a builder changes so cached copies are rebuilt.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+DEMO_MODELS_VERSION = "2"
+
+_WORDS = ("what is the color of this sign written on a an yes no one two three four five six "
+          "red blue green yellow black white car dog cat man woman bus street stop text number "
+          "answer question choice option video image picture letter word brand name time "
+          "left right top bottom open closed small large people person kitchen table").split()
+
+
+def _train_tokenizer(special_tokens: list[str], **named):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = [" ".join(_WORDS[(i * 7 + j * 3) % len(_WORDS)] for j in range(16))
+              for i in range(500)]
+    backend = Tokenizer(models.BPE(unk_token=None))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=640, special_tokens=special_tokens, show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return PreTrainedTokenizerFast(tokenizer_object=backend, **named)
+
+
+def _chatml(image: str, video: str | None) -> str:
+    return ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+            "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+            "{% for c in message['content'] %}{% if c['type'] == 'image' %}" + image
+            + (f"{{% elif c['type'] == 'video' %}}{video}" if video else "")
+            + "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+            "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def _small_llm(tokenizer, eos: str, pad: str, bos: str | None = None, **extra) -> dict:
+    config = dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                  max_position_embeddings=4096, initializer_range=0.5,
+                  tie_word_embeddings=False,
+                  eos_token_id=tokenizer.convert_tokens_to_ids(eos),
+                  pad_token_id=tokenizer.convert_tokens_to_ids(pad))
+    if bos:
+        config["bos_token_id"] = tokenizer.convert_tokens_to_ids(bos)
+    config.update(extra)
+    return config
+
+
+def _prefer_word_tokens(model, tokenizer) -> None:
+    """Zero the output rows of byte pieces and special tokens, so the random model's greedy
+    text is made of word pieces (readable in the demo) rather than stray bytes."""
+    keep = {tokenizer.eos_token_id}
+    head = model.get_output_embeddings().weight
+    with torch.no_grad():
+        for token, index in tokenizer.get_vocab().items():
+            piece = tokenizer.convert_tokens_to_string([token]).strip()
+            if index not in keep and (index in tokenizer.all_special_ids or len(piece) < 2
+                                      or not piece.isalnum()):
+                head[index] = 0
+
+
+def _save(model, processor, folder: Path) -> None:
+    _prefer_word_tokens(model, processor.tokenizer)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+
+
+def build_qwen2_vl(folder: Path) -> None:
+    from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration,
+                              Qwen2VLImageProcessor, Qwen2VLProcessor)
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>",
+                "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
+    tokenizer = _train_tokenizer(specials, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
+    config = Qwen2VLConfig(
+        text_config=_small_llm(tokenizer, "<|im_end|>", "<|endoftext|>", "<|endoftext|>",
+                               rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
+                               rope_theta=10000.0),
+        vision_config=dict(depth=2, embed_dim=32, hidden_size=64, num_heads=4, mlp_ratio=2,
+                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+    torch.manual_seed(0)
+    model = Qwen2VLForConditionalGeneration(config).eval()
+    size = {"shortest_edge": 56 * 56, "longest_edge": 112 * 112}
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size),
+        video_processor=Qwen2VLVideoProcessor(size=size), tokenizer=tokenizer,
+        chat_template=_chatml("<|vision_start|><|image_pad|><|vision_end|>",
+                              "<|vision_start|><|video_pad|><|vision_end|>"))
+    _save(model, processor, folder)
+
+
+def build_internvl(folder: Path) -> None:
+    from transformers import (GotOcr2ImageProcessor, InternVLConfig,
+                              InternVLForConditionalGeneration, InternVLProcessor)
+    from transformers.models.internvl.video_processing_internvl import InternVLVideoProcessor
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>",
+                "<IMG_CONTEXT>", "<video>"]
+    tokenizer = _train_tokenizer(
+        specials, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        extra_special_tokens={"start_image_token": "<img>", "end_image_token": "</img>",
+                              "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"})
+    config = InternVLConfig(
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, image_size=[64, 64], patch_size=[8, 8]),
+        text_config=dict(model_type="qwen2", **_small_llm(tokenizer, "<|im_end|>",
+                                                          "<|endoftext|>")),
+        image_token_id=tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>"), downsample_ratio=0.5,
+        vision_feature_layer=-1)
+    torch.manual_seed(0)
+    model = InternVLForConditionalGeneration(config).eval()
+    # (64 / 8)^2 patches per tile, pixel-shuffled by 0.5 in each direction -> 16 tokens a tile
+    processor = InternVLProcessor(
+        image_processor=GotOcr2ImageProcessor(size={"height": 64, "width": 64},
+                                              crop_to_patches=True, max_patches=4),
+        video_processor=InternVLVideoProcessor(size={"height": 64, "width": 64}),
+        tokenizer=tokenizer, image_seq_length=16,
+        chat_template=_chatml("<IMG_CONTEXT>\n", "<video>\n"))
+    _save(model, processor, folder)
+
+
+def build_deepseek_vl(folder: Path) -> None:
+    from transformers import (DeepseekVLHybridConfig, DeepseekVLHybridForConditionalGeneration,
+                              DeepseekVLHybridImageProcessor, DeepseekVLHybridProcessor)
+
+    bos, eos = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
+    specials = [bos, eos, "<image_placeholder>", "<pad>"]
+    tokenizer = _train_tokenizer(specials, bos_token=bos, eos_token=eos, pad_token="<pad>",
+                                 extra_special_tokens={"image_token": "<image_placeholder>"})
+    config = DeepseekVLHybridConfig(
+        vision_config=dict(model_type="siglip_vision_model", hidden_size=32,
+                           intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                           image_size=64, patch_size=16),
+        high_res_vision_config=dict(model_type="sam_vision_model", hidden_size=32,
+                                    output_channels=16, num_hidden_layers=2,
+                                    num_attention_heads=4, image_size=128, patch_size=16,
+                                    mlp_dim=64, global_attn_indexes=[1], window_size=4),
+        text_config=dict(model_type="llama", **_small_llm(tokenizer, eos, "<pad>", bos)),
+        image_token_id=tokenizer.convert_tokens_to_ids("<image_placeholder>"))
+    torch.manual_seed(0)
+    model = DeepseekVLHybridForConditionalGeneration(config).eval()
+    template = ("{{ bos_token }}{% for message in messages %}"
+                "{% if message['role'] == 'user' %}User: {% else %}Assistant: {% endif %}"
+                "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+                "{% for c in message['content'] %}{% if c['type'] == 'image' %}"
+                "<image_placeholder>{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
+                "\n\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}")
+    processor = DeepseekVLHybridProcessor(
+        image_processor=DeepseekVLHybridImageProcessor(
+            size={"height": 64, "width": 64}, high_res_size={"height": 128, "width": 128}),
+        tokenizer=tokenizer, chat_template=template, num_image_tokens=16)
+    _save(model, processor, folder)
+
+
+BUILDERS = {"qwen2_vl": build_qwen2_vl, "internvl": build_internvl,
+            "deepseek_vl": build_deepseek_vl}

@@ -1,0 +1,39 @@
+"""Device choice (npu > cuda > cpu) and dtypes."""
+from __future__ import annotations
+
+import torch
+
+DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16,
+          "float16": torch.float16, "fp32": torch.float32, "float32": torch.float32}
+
+
+def npu_available() -> bool:
+    try:
+        import torch_npu  # noqa: F401  (registers the npu device)
+    except Exception:  # ImportError, or an OSError/RuntimeError without CANN
+        return False
+    return hasattr(torch, "npu") and torch.npu.is_available()
+
+
+def pick_device(requested: str | None = None) -> str:
+    """`runtime.device` when given ("npu", "cuda", "cpu"), else the best available."""
+    if requested and requested != "auto":
+        if requested.startswith("npu") and not npu_available():
+            raise RuntimeError("runtime.device=npu but torch_npu is not usable here")
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError("runtime.device=cuda but no CUDA device is visible")
+        return requested
+    if npu_available():
+        return "npu"
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def resolve_dtype(name: str, device: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ValueError(f"model.dtype={name}: unknown (use bf16, fp16 or fp32)")
+    dtype = DTYPES[name]
+    if device == "cpu" and dtype == torch.float16:
+        raise ValueError("model.dtype=fp16 is not supported for generation on cpu; use fp32 or bf16")
+    return dtype

@@ -1,0 +1,64 @@
+"""Decoding images and sampling video frames (PIL in, PIL out)."""
+from __future__ import annotations
+
+from PIL import Image
+
+
+class MediaError(RuntimeError):
+    """A missing or undecodable image or video, named by path."""
+
+
+def load_image(path: str) -> Image.Image:
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise MediaError(f"image not found: {path}") from None
+    except Exception as err:  # PIL raises many types for corrupt files
+        raise MediaError(f"cannot decode image {path}: {err}") from None
+
+
+def sample_times(duration: float, fps: float, max_frames: int) -> list[float]:
+    """Timestamps one every 1/fps seconds (at least one), thinned evenly to max_frames."""
+    step = 1.0 / fps
+    count = max(1, int(duration * fps + 1e-9))
+    times = [i * step for i in range(count)]
+    if len(times) > max_frames:
+        times = [times[round(i * (len(times) - 1) / (max_frames - 1))] if max_frames > 1
+                 else times[0] for i in range(max_frames)]
+    return times
+
+
+def load_video_frames(path: str, fps: float = 0.5, max_frames: int = 8) -> list[Image.Image]:
+    """Frames at `fps` (the first frame at or after each sample time), decoded with av."""
+    import av
+
+    try:
+        container = av.open(path)
+    except FileNotFoundError:
+        raise MediaError(f"video not found: {path}") from None
+    except Exception as err:
+        raise MediaError(f"cannot open video {path}: {err}") from None
+    try:
+        stream = container.streams.video[0]
+        duration = float(stream.duration * stream.time_base) if stream.duration else (
+            container.duration / 1e6 if container.duration else 0.0)
+        targets = sample_times(duration, fps, max_frames)
+        frames: list[Image.Image] = []
+        for frame in container.decode(stream):
+            if len(frames) == len(targets):
+                break
+            time = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+            while len(frames) < len(targets) and time + 1e-6 >= targets[len(frames)]:
+                frames.append(frame.to_image().convert("RGB"))
+        if not frames:
+            raise MediaError(f"no decodable frame in video {path}")
+        while len(frames) < len(targets):   # the stream ended early: repeat the last frame
+            frames.append(frames[-1])
+        return frames
+    except MediaError:
+        raise
+    except Exception as err:
+        raise MediaError(f"cannot decode video {path}: {err}") from None
+    finally:
+        container.close()

@@ -1,0 +1,135 @@
+"""Adapters over transformers' image-text-to-text models: load a checkpoint, turn Requests
+into model inputs with the model's own processor and chat template, generate greedily."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from inference.media import load_image, load_video_frames
+from inference.requests import Request
+
+log = logging.getLogger(__name__)
+
+
+class ModelPathError(FileNotFoundError):
+    """The model path is missing or is not a checkpoint folder."""
+
+
+def check_model_path(path: str | None) -> Path:
+    if not path:
+        raise ModelPathError("model.model_path is not set")
+    folder = Path(str(path)).expanduser()
+    if not folder.is_dir():
+        raise ModelPathError(f"model.model_path={path}: no such directory")
+    if not (folder / "config.json").is_file():
+        raise ModelPathError(f"model.model_path={path}: no config.json (not a checkpoint folder)")
+    return folder
+
+
+@dataclass
+class PreparedRequest:
+    """A request with its media decoded, ready for the processor."""
+    request: Request
+    images: list = field(default_factory=list)
+    video_frames: list | None = None
+
+
+class ImageTextAdapter:
+    """Any checkpoint that AutoProcessor + AutoModelForImageTextToText can load.
+
+    Families differ in how a video reaches the model: natively (`video_mode = "native"`) or
+    as a sequence of images (`"frames"`).
+    """
+
+    video_mode = "frames"
+
+    def __init__(self, model_cfg, device: str, dtype: torch.dtype):
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.cfg = model_cfg
+        self.device = device
+        path = check_model_path(model_cfg.get("model_path"))
+        trust = bool(model_cfg.get("trust_remote_code", False))
+        if trust:
+            log.warning("trust_remote_code is true: Python code shipped with %s will run", path)
+        self.processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust)
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        self.tokenizer.padding_side = "left"
+        self.model = AutoModelForImageTextToText.from_pretrained(
+            path, dtype=dtype, trust_remote_code=trust).to(device).eval()
+        vision = model_cfg.get("vision") or {}
+        self.fps = float(vision.get("fps", 0.5))
+        self.max_frames = int(vision.get("max_frames", 8))
+        self.processor_kwargs = self._processor_kwargs(vision)
+
+    # -- hooks a family may change ------------------------------------------------------
+    def _processor_kwargs(self, vision) -> dict[str, Any]:
+        return {}
+
+    def _content(self, prepared: PreparedRequest) -> list[dict]:
+        parts: list[dict] = [{"type": "image"} for _ in prepared.images]
+        if prepared.video_frames is not None:
+            if self.video_mode == "native":
+                parts.append({"type": "video"})
+            else:
+                parts.extend({"type": "image"} for _ in prepared.video_frames)
+        parts.append({"type": "text", "text": prepared.request.text})
+        return parts
+
+    # -- the common path -----------------------------------------------------------------
+    def prepare(self, request: Request) -> PreparedRequest:
+        """Decode media (runs in background workers; raises MediaError on bad files)."""
+        images = [load_image(p) for p in request.images]
+        frames = load_video_frames(request.video, self.fps, self.max_frames) \
+            if request.video else None
+        return PreparedRequest(request, images, frames)
+
+    def build_inputs(self, batch: list[PreparedRequest]):
+        texts, images, videos = [], [], []
+        for prepared in batch:
+            messages = [{"role": "user", "content": self._content(prepared)}]
+            texts.append(self.processor.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False))
+            images.extend(prepared.images)
+            if prepared.video_frames is not None:
+                if self.video_mode == "native":
+                    videos.append(prepared.video_frames)
+                else:
+                    images.extend(prepared.video_frames)
+        kwargs = dict(self.processor_kwargs)
+        if videos:
+            kwargs.setdefault("videos_kwargs", {})["do_sample_frames"] = False
+        return self.processor(text=texts, images=images or None, videos=videos or None,
+                              padding=True, return_tensors="pt", **kwargs)
+
+    @torch.inference_mode()
+    def generate(self, batch: list[PreparedRequest], max_new_tokens: int,
+                 ignore_eos: bool = False) -> tuple[list[str], list[int], int]:
+        """Greedy texts, generated token counts, and the padded prompt length."""
+        inputs = self.build_inputs(batch).to(self.device)
+        if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
+        if ignore_eos:
+            generation.update(min_new_tokens=max_new_tokens)
+        output = self.model.generate(**inputs, **generation)
+        prompt_len = inputs["input_ids"].shape[1]
+        new_tokens = output[:, prompt_len:]
+        texts, counts = [], []
+        for row in new_tokens.tolist():
+            kept = self._trim_padding(row)
+            counts.append(len(kept))
+            texts.append(self.tokenizer.decode(kept, skip_special_tokens=False))
+        return texts, counts, prompt_len
+
+    def _trim_padding(self, ids: list[int]) -> list[int]:
+        """Drop the pad tokens generate() appends after a row has finished."""
+        pad = self.tokenizer.pad_token_id
+        end = len(ids)
+        while end and ids[end - 1] == pad:
+            end -= 1
+        return ids[:end]

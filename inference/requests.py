@@ -1,0 +1,23 @@
+"""What the engine is asked to do, and what it answers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Request:
+    request_id: str
+    text: str                           # user text, before the model's chat template
+    images: list[str] = field(default_factory=list)
+    video: str | None = None
+    max_new_tokens: int = 32
+
+
+@dataclass
+class Response:
+    request_id: str
+    text: str | None
+    error: str | None = None
+    num_input_tokens: int = 0
+    num_output_tokens: int = 0
+    e2e_time: float = 0.0               # seconds for the batch this request ran in

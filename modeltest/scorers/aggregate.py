@@ -1,0 +1,46 @@
+"""From per-sample records to the metrics every report shows."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from modeltest.scorers import Scorer
+from modeltest.scorers.videobench import group_scores
+
+
+def _summarize(records: list[dict], scorer: Scorer) -> dict:
+    total = len(records)
+    scores = [r["score"] for r in records]
+    summary = {
+        "total": total,
+        "pass": sum(1 for s in scores if s >= 1.0),
+        scorer.metric: 100.0 * sum(scores) / total if total else 0.0,
+        "errors": sum(1 for r in records if r.get("error")),
+    }
+    for name in scorer.extra_metrics:
+        values = [float(r.get("extra", {}).get(name, 0.0)) for r in records]
+        summary[name] = 100.0 * sum(values) / total if total else 0.0
+    if scorer.name == "videobench":
+        summary["unparsed"] = sum(1 for r in records
+                                  if not r.get("error") and not r.get("extra", {}).get("parsed"))
+    return summary
+
+
+def aggregate(records: list[dict], scorer: Scorer) -> dict:
+    """{"overall": {...}, "<subject>": {...}, ...}; each with total, pass, metric, errors.
+
+    The overall metric is the mean over all samples, as the official scripts compute it.
+    For Video-Bench the overall entry also carries the group scores and the final score.
+    """
+    by_subject: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        by_subject[str(record["subject"])].append(record)
+    metrics = {"overall": _summarize(records, scorer)}
+    for subject in sorted(by_subject):
+        metrics[subject] = _summarize(by_subject[subject], scorer)
+    if scorer.name == "videobench":
+        grouped = group_scores({s: metrics[s][scorer.metric] for s in by_subject})
+        metrics["overall"]["groups"] = grouped["groups"]
+        metrics["overall"]["final_score"] = grouped["final"]
+        metrics["overall"]["subsets_not_run"] = grouped["missing"]
+        metrics["overall"]["subsets_without_group"] = grouped["ungrouped"]
+    return metrics

@@ -1,0 +1,28 @@
+"""TextVQA accuracy as the EvalAI server and MMF's m4c evaluator compute it.
+
+Unlike vqaEval.py, the EvalAI answer processor normalises the prediction *and every
+reference*, always: lower-case, commas and question marks removed, "'s" split off, then the
+shared punctuation and digit/article/contraction steps. Because commas are gone before the
+punctuation step, its digit-comma-digit test never fires (kept as in the original).
+"""
+from __future__ import annotations
+
+import re
+
+from .answer_normalization import (leave_one_out_accuracy, process_digit_article,
+                                   process_punctuation)
+
+EVALAI_COMMA_STRIP = re.compile(r"(?<=\d)(\,)+(?=\d)")
+
+
+def evalai_normalize(answer: str) -> str:
+    text = answer.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
+    text = text.replace("\n", " ").replace("\t", " ").strip()
+    text = process_punctuation(text, comma_strip=EVALAI_COMMA_STRIP)
+    return process_digit_article(text)
+
+
+def textvqa_accuracy(prediction: str, answers: list[str]) -> float:
+    """Score in [0, 1]: leave-one-out min(1, matches / 3) over the processed references."""
+    return leave_one_out_accuracy(evalai_normalize(prediction),
+                                  [evalai_normalize(a) for a in answers])

@@ -1,0 +1,73 @@
+"""Video-Bench: `Eval_QA/<Subset>_QA_new.json` {qid: {"vid_path","video_id","question",
+"choices"}} and `Eval_QA/answer/ANSWER.json` {Subset: {qid: {"answer": "A"}}}."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from modeltest.samples import DataError, Sample
+from modeltest.tasks.io import read_json, require_dir, require_file, resolve_media
+
+COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+
+
+def selected_subjects(cfg) -> dict[str, str]:
+    """{reported subject: file/answer-key name}, narrowed by task.subjects when given."""
+    mapping = cfg.get("subject_mapping") or {}
+    subjects = {key: str((value or {}).get("name", key)) for key, value in mapping.items()}
+    chosen = cfg.get("subjects")
+    if chosen:
+        unknown = [s for s in chosen if s not in subjects]
+        if unknown:
+            raise DataError(f"task.subjects: unknown subject(s) {', '.join(map(str, unknown))}; "
+                            f"known: {', '.join(subjects)}")
+        subjects = {s: subjects[s] for s in chosen}
+    if not subjects:
+        raise DataError("task.subject_mapping is empty: no Video-Bench subset to run")
+    return subjects
+
+
+def format_prompt(template: str, question: str, choices: dict[str, str]) -> str:
+    letters = list(choices)
+    return template.format(
+        question=question,
+        options=" ".join(f"{letter}.{choices[letter]}" for letter in letters),
+        count_word=COUNT_WORDS.get(len(letters), str(len(letters))),
+        letters=", ".join(letters))
+
+
+def load(cfg, template: str, warnings: list[str]) -> list[Sample]:
+    eval_qa = require_dir(cfg.get("local_dataset_path"), "task.local_dataset_path")
+    video_root = Path(str(cfg["video_root"])) if cfg.get("video_root") else eval_qa.parent
+    answer_file = require_file(cfg.get("answer_file") or eval_qa / "answer" / "ANSWER.json",
+                               "task.answer_file")
+    answers = read_json(answer_file)
+    samples = []
+    explicit = bool(cfg.get("subjects"))
+    for subject, name in selected_subjects(cfg).items():
+        if not explicit and not (eval_qa / f"{name}_QA_new.json").is_file():
+            warnings.append(f"subset {subject} not run: {eval_qa / (name + '_QA_new.json')} "
+                            "does not exist")
+            continue
+        qa_file = require_file(eval_qa / f"{name}_QA_new.json", f"task.subjects: {subject}")
+        questions = read_json(qa_file)
+        subject_answers = answers.get(name)
+        if subject_answers is None:
+            raise DataError(f"{answer_file}: no answers for subset '{name}'")
+        for qid, item in questions.items():
+            where = f"{qa_file}#{qid}"
+            missing = [k for k in ("vid_path", "question", "choices") if k not in item]
+            if missing:
+                raise DataError(f"{where}: missing field(s) {', '.join(missing)}")
+            choices = {str(k): str(v) for k, v in item["choices"].items()}
+            if qid not in subject_answers:
+                raise DataError(f"{where}: no answer in {answer_file}")
+            answer = str(subject_answers[qid].get("answer", "")).strip()
+            if answer not in choices:
+                raise DataError(f"{where}: answer '{answer}' is not among the options "
+                                f"{', '.join(choices)}")
+            samples.append(Sample(
+                question_id=f"{subject}/{qid}", subject=subject,
+                prompt=format_prompt(template, item["question"], choices),
+                video=resolve_media(item["vid_path"], video_root, eval_qa),
+                references=[answer], choices=choices, source=where))
+    return samples

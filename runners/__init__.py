@@ -1,0 +1,1 @@
+"""Jobs that wire a task to the inference engine, the scorers and the reports."""

@@ -1,0 +1,55 @@
+"""The `modeltest` console script: compose the config, run the chosen runner, exit code.
+
+Exit codes: 0 success, 1 unexpected failure, 2 a config or data error the user must fix.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from inference.media import MediaError
+from inference.models import ModelPathError
+from modeltest.samples import DataError
+from runners.config import ConfigError, compose
+
+USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtime=<name>] [key=value ...]
+
+  modeltest model=demo_qwen2_vl task=textvqa
+  modeltest runner=score task=textvqa runner.predictions=<samples.jsonl> output_dir=<dir>
+  modeltest --cfg [overrides]     print the composed config and exit
+"""
+
+
+def _runner(name: str):
+    from runners import accuracy, score
+
+    runners = {"accuracy": accuracy.run, "score": score.run}
+    if name not in runners:
+        raise ConfigError(f"runner.name={name}: unknown (known: {', '.join(runners)})")
+    return runners[name]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        print(USAGE)
+        return 0
+    show_config = "--cfg" in argv
+    overrides = [a for a in argv if a != "--cfg"]
+    logging.basicConfig(level=os.environ.get("MODELTEST_LOG", "WARNING"),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = compose(overrides)
+        if show_config:
+            from omegaconf import OmegaConf
+            print(OmegaConf.to_yaml(cfg, resolve=True))
+            return 0
+        return _runner(cfg.runner.name)(cfg)
+    except (ConfigError, DataError, ModelPathError, MediaError) as err:
+        print(f"modeltest: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -51,5 +51,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _exit_for_launcher(code: int) -> int:
+    """Under scripts/mm_run.sh, rank 0 hands its exit code over in MODELTEST_EXIT_FILE, since
+    torchrun would turn every failure into 1 plus a traceback of its own."""
+    exit_file = os.environ.get("MODELTEST_EXIT_FILE")
+    if not exit_file:
+        return code
+    if os.environ.get("RANK", "0") == "0":
+        with open(exit_file, "w") as handle:
+            handle.write(str(code))
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_exit_for_launcher(main()))

@@ -49,6 +49,9 @@ class ImageTextAdapter:
 
     def __init__(self, model_cfg, device: str, dtype: torch.dtype):
         from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         self.cfg = model_cfg
         self.device = device

@@ -6,7 +6,6 @@ from typing import Callable
 
 from modeltest.samples import Sample
 from modeltest.scorers.choice_extraction import extract_choice
-from modeltest.scorers.prediction_cleaning import clean_prediction
 from modeltest.scorers.textvqa import evalai_normalize, textvqa_accuracy
 from modeltest.scorers.vqav2 import (exact_membership_accuracy, normalize_vqa_prediction,
                                      vqa_v2_accuracy)
@@ -47,11 +46,8 @@ class Scorer:
     extra_metrics: tuple[str, ...] = ()   # per-sample extras averaged into metrics too
     empty_extra: tuple[tuple[str, object], ...] = ()   # extras of an empty answer
 
-    def score(self, raw_prediction: str | None, sample: Sample,
-              stop_strings=None) -> SampleScore:
-        """Clean the raw text, then score it; an empty answer scores 0."""
-        answer = clean_prediction(raw_prediction) if stop_strings is None else \
-            clean_prediction(raw_prediction, stop_strings)
+    def score(self, answer: str, sample: Sample) -> SampleScore:
+        """Score an answer already cleaned by clean_prediction; an empty one scores 0."""
         if not answer:
             return SampleScore(0.0, "", dict(self.empty_extra))
         return self.score_answer(answer, sample)

@@ -1,6 +1,7 @@
 """The `modeltest` console script: compose the config, run the chosen runner, exit code.
 
-Exit codes: 0 success, 1 unexpected failure, 2 a config or data error the user must fix.
+Exit codes: 0 success, 1 unexpected failure, 2 a config or data error the user must fix,
+3 a metric missed its gate baseline, 4 the run aborted (too many failed samples).
 """
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtim
 
   modeltest model=demo_qwen2_vl task=textvqa
   modeltest runner=score task=textvqa runner.predictions=<samples.jsonl> output_dir=<dir>
+  modeltest runner=gate gate.baseline=<yaml> runner.summary=<summary.json>
   modeltest --cfg [overrides]     print the composed config and exit
 """
 
 
 def _runner(name: str):
-    from runners import accuracy, score
+    from runners import accuracy, gate, score
 
-    runners = {"accuracy": accuracy.run, "score": score.run}
+    runners = {"accuracy": accuracy.run, "score": score.run, "gate": gate.run}
     if name not in runners:
         raise ConfigError(f"runner.name={name}: unknown (known: {', '.join(runners)})")
     return runners[name]
@@ -49,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, ModelPathError, MediaError) as err:
         print(f"modeltest: error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        from runners.accuracy import ABORTED_EXIT_CODE, RunAborted
+        if isinstance(err, RunAborted):
+            print(f"modeltest: aborted: {err}", file=sys.stderr)
+            return ABORTED_EXIT_CODE
+        raise
 
 
 def _exit_for_launcher(code: int) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from modeltest.gate import BaselineError, check_gate, load_baseline
 from modeltest.reports.metric_rows import metric_rows
 from modeltest.reports.result_csv import write_result_csv
 from modeltest.reports.result_text import write_result_text
@@ -74,6 +75,12 @@ def open_run(hydra_cfg) -> Run:
         scorer = get_scorer(cfg["task"]["scorer"])
     except KeyError as err:
         raise ConfigError(err.args[0]) from None
+    if (cfg.get("gate") or {}).get("baseline"):   # a bad baseline fails now, not after the run
+        try:
+            check_gate(load_baseline(cfg["gate"]["baseline"]), cfg["model"]["name"],
+                       cfg["task"]["name"], {"overall": {}}, source=cfg["gate"]["baseline"])
+        except BaselineError as err:
+            raise ConfigError(str(err)) from None
     samples, warnings = load_samples(cfg["task"], prompt_template(cfg))
     output_dir = Path(cfg["output_dir"]).expanduser()
     run = Run(cfg, output_dir, scorer, samples, demo_data, list(warnings))

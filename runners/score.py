@@ -12,6 +12,7 @@ from modeltest.reports.submission import read_submission
 from modeltest.samples import DataError
 from runners.config import ConfigError
 from runners.evaluation import make_record, open_run, write_reports
+from runners.gating import apply_gate
 
 
 def _read_predictions(path: Path) -> dict[str, tuple[str | None, str | None, str]]:
@@ -59,5 +60,5 @@ def run(hydra_cfg) -> int:
         log = SamplesLog(target)
         log.append(records)
         log.close()
-    write_reports(run_, records)
-    return 0
+    summary = write_reports(run_, records)
+    return apply_gate(run_.cfg.get("gate"), summary, run_.results_dir)

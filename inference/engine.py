@@ -1,11 +1,11 @@
-"""Batched generation: media decoded by background workers while the previous batch
-generates; a failing sample never sinks its batch."""
+"""Batched generation: requests bucketed by prompt length into batches, media decoded by
+background workers while the previous batch generates, a warm-up before timing, and a
+failing sample never sinks its batch."""
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable
+from typing import Callable
 
 from inference.media import MediaError
 from inference.models.base import ImageTextAdapter, PreparedRequest
@@ -14,27 +14,48 @@ from inference.requests import Request, Response
 log = logging.getLogger(__name__)
 
 
-def _batches(items: list, size: int) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def length_buckets(requests: list[Request], batch_size: int) -> list[list[Request]]:
+    """Batches of similar prompt length (less padding); callers restore order by id."""
+    ordered = sorted(requests, key=lambda r: (len(r.images), r.video is not None, len(r.text)))
+    return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
 
 
 class Engine:
-    def __init__(self, adapter: ImageTextAdapter, batch_size: int = 1, workers: int = 2):
+    def __init__(self, adapter: ImageTextAdapter, batch_size: int = 1, workers: int = 2,
+                 bucket_by_length: bool = True):
         self.adapter = adapter
         self.batch_size = max(1, int(batch_size))
         self.workers = max(1, int(workers))
+        self.bucket_by_length = bucket_by_length
 
-    def run(self, requests: list[Request], on_batch: Callable[[list[Response]], None]) -> None:
-        """Generate for every request; `on_batch` receives each batch's responses as it ends."""
-        batches = list(_batches(requests, self.batch_size))
+    def batches(self, requests: list[Request]) -> list[list[Request]]:
+        if self.bucket_by_length:
+            return length_buckets(requests, self.batch_size)
+        return [requests[i:i + self.batch_size] for i in range(0, len(requests), self.batch_size)]
+
+    def warm_up(self, request: Request) -> None:
+        """One short generation so that timings exclude first-call costs."""
+        try:
+            self.adapter.generate([self.adapter.prepare(request)], max_new_tokens=2)
+        except Exception as err:  # the real run reports per-sample errors
+            log.info("warm-up skipped: %s", err)
+
+    def run(self, requests: list[Request], on_batch: Callable[[list[Response]], None],
+            num_batches: int | None = None) -> None:
+        """Generate for every request; `on_batch` receives each batch's responses as it ends.
+
+        `num_batches` pads with empty batches so that data-parallel ranks call `on_batch` the
+        same number of times (it may hold a collective).
+        """
+        batches = self.batches(requests)
+        batches += [[] for _ in range(max(0, (num_batches or 0) - len(batches)))]
         with ThreadPoolExecutor(self.workers, thread_name_prefix="media") as pool:
             submit = lambda batch: [pool.submit(self.adapter.prepare, r) for r in batch]  # noqa: E731
             pending = submit(batches[0]) if batches else []
             for index, batch in enumerate(batches):
                 current = pending
                 pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
-                on_batch(self._run_batch(batch, current))
+                on_batch(self._run_batch(batch, current) if batch else [])
 
     def _run_batch(self, batch: list[Request], futures: list[Future]) -> list[Response]:
         responses: dict[str, Response] = {}
@@ -60,10 +81,9 @@ class Engine:
         return [responses[r.request_id] for r in batch]
 
     def _generate(self, ready: list[PreparedRequest]) -> dict[str, Response]:
-        start = time.perf_counter()
         max_new = max(p.request.max_new_tokens for p in ready)
-        texts, counts, prompt_len = self.adapter.generate(ready, max_new)
-        elapsed = time.perf_counter() - start
-        return {p.request.request_id: Response(p.request.request_id, text, None, prompt_len,
-                                               count, elapsed)
-                for p, text, count in zip(ready, texts, counts)}
+        result = self.adapter.generate(ready, max_new)
+        return {p.request.request_id: Response(p.request.request_id, text, None,
+                                               result.prompt_len, count, result.e2e_time,
+                                               result.first_token_time)
+                for p, text, count in zip(ready, result.texts, result.output_tokens)}

@@ -18,6 +18,7 @@ class Response:
     request_id: str
     text: str | None
     error: str | None = None
-    num_input_tokens: int = 0
+    num_input_tokens: int = 0           # padded prompt length of its batch
     num_output_tokens: int = 0
     e2e_time: float = 0.0               # seconds for the batch this request ran in
+    first_token_time: float = 0.0       # seconds until its batch's first token

@@ -2,21 +2,25 @@
 
 Records reach debug/samples.jsonl (flushed and fsynced) as each batch finishes; a rerun into
 the same output_dir resumes where the last one stopped (runtime.resume=false starts clean).
+With runtime.dp > 1 the pending samples are split across data-parallel groups and gathered
+on rank 0 after every batch; with runtime.tp > 1 each group's model is tensor-parallel.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import torch
 from tqdm import tqdm
 
 from inference.device import pick_device, resolve_dtype
+from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
 from inference.engine import Engine
 from inference.models import check_model_path, create_adapter
 from inference.requests import Request
 from modeltest.reports.batch_log import BatchLog
 from modeltest.reports.samples_log import SamplesLog
-from runners.config import ConfigError
+from runners.config import ConfigError, to_container
 from runners.demo import ensure_demo_assets
 from runners.evaluation import make_record, open_run, write_reports
 from runners.gating import apply_gate
@@ -30,48 +34,81 @@ class RunAborted(RuntimeError):
 
 
 def run(hydra_cfg) -> int:
-    run_ = open_run(hydra_cfg)
+    runtime = to_container(hydra_cfg.runtime)
+    try:
+        device = pick_device(runtime.get("device"))
+        parallel = init_parallel(int(runtime.get("tp", 1)), int(runtime.get("dp", 1)), device)
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(str(err)) from None
+    try:
+        return _run(hydra_cfg, device, parallel)
+    finally:
+        shutdown(parallel)
+
+
+def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
+    run_ = open_run(hydra_cfg, write=parallel.is_main)
     cfg = run_.cfg
-    runtime = cfg["runtime"]
-    ensure_demo_assets([cfg["model"].get("model_path")])
-    check_model_path(cfg["model"].get("model_path"))
-    digest, done = prepare_resume(run_.debug_dir, cfg, bool(runtime.get("resume", True)))
+    if parallel.is_main:
+        ensure_demo_assets([cfg["model"].get("model_path")])
+    check_model_path(broadcast_from_main(parallel, cfg["model"].get("model_path")))
+    resume = bool(cfg["runtime"].get("resume", True))
+    state: tuple | str
+    if parallel.is_main:
+        try:
+            digest, done = prepare_resume(run_.debug_dir, cfg, resume)
+            state = (digest, done)
+        except ConfigError as err:
+            state = str(err)
+    state = broadcast_from_main(parallel, state if parallel.is_main else None)
+    if isinstance(state, str):
+        raise ConfigError(state)
+    digest, done = state
     fingerprints = {sample_fingerprint(digest, s): s for s in run_.samples}
     records = [done[f] for f in fingerprints if f in done]
     pending = {f: s for f, s in fingerprints.items() if f not in done}
-    if records:
+    if records and parallel.is_main:
         print(f"resuming: {len(records)} of {len(fingerprints)} samples already done in "
               f"{run_.debug_dir / 'samples.jsonl'}", flush=True)
 
     timing = {}
     if pending:
-        timing = _generate(run_, pending, records)
+        timing = _generate(run_, pending, records, device, parallel)
+    if not parallel.is_main:
+        return 0
     summary = write_reports(run_, records, timing)
     return apply_gate(cfg.get("gate"), summary, run_.results_dir)
 
 
-def _generate(run_, pending: dict, records: list[dict]) -> dict:
-    """Run the engine over the pending samples, appending records as batches finish."""
+def _generate(run_, pending: dict, records: list[dict], device: str,
+              parallel: Parallel) -> dict:
+    """Run the engine over this rank's share of the pending samples; rank 0 appends every
+    rank's records to samples.jsonl as each step of batches finishes."""
     cfg, runtime = run_.cfg, run_.cfg["runtime"]
-    device = pick_device(runtime.get("device"))
     try:
         dtype = resolve_dtype(str(cfg["model"].get("dtype", "fp32")), device)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     torch.manual_seed(int(cfg.get("seed", 0)))
-    adapter = create_adapter(cfg["model"], device, dtype)
-    engine = Engine(adapter, runtime["batch_size"], runtime["loader_workers"])
+    adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
+    batch_size = int(runtime["batch_size"])
+    engine = Engine(adapter, batch_size, runtime["loader_workers"])
     max_new = (cfg["model"].get("generation") or {}).get("max_new_tokens") \
         or cfg["task"]["max_new_tokens"]
-    requests = [Request(f, s.prompt, s.images, s.video, int(max_new)) for f, s in pending.items()]
+    everything = [Request(f, s.prompt, s.images, s.video, int(max_new))
+                  for f, s in pending.items()]
+    mine = everything[parallel.dp_rank::parallel.dp]
+    steps = math.ceil(math.ceil(len(everything) / parallel.dp) / batch_size)
     allowed_errors = float(runtime.get("max_error_rate", 0.05)) * len(run_.samples)
     errors = sum(1 for r in records if r.get("error"))
 
-    samples_log = SamplesLog(run_.debug_dir / "samples.jsonl")
-    batch_log = BatchLog(run_.debug_dir / f"output_{time.strftime('%Y%m%d_%H%M%S')}.txt")
-    output_tokens = 0
-    progress = tqdm(total=len(run_.samples), initial=len(records),
+    main = parallel.is_main
+    samples_log = SamplesLog(run_.debug_dir / "samples.jsonl") if main else None
+    batch_log = BatchLog(run_.debug_dir / f"output_{time.strftime('%Y%m%d_%H%M%S')}.txt") \
+        if main else None
+    progress = tqdm(total=len(run_.samples), initial=len(records), disable=not main,
                     desc=f"{run_.task} | {run_.model}", unit="sample")
+    output_tokens = 0
 
     def on_batch(responses) -> None:
         nonlocal output_tokens, errors
@@ -81,28 +118,36 @@ def _generate(run_, pending: dict, records: list[dict]) -> dict:
                                  response.error, response.e2e_time)
             record["fingerprint"] = response.request_id
             batch.append(record)
-        samples_log.append(batch)
-        batch_log.append(batch, max((r.e2e_time for r in responses), default=0.0))
-        records.extend(batch)
-        output_tokens += sum(r.num_output_tokens for r in responses)
-        errors += sum(1 for r in batch if r["error"])
-        progress.update(len(batch))
+        contribution = (batch, sum(r.num_output_tokens for r in responses),
+                        max((r.e2e_time for r in responses), default=0.0))
+        gathered = all_gather(parallel, contribution if parallel.tp_rank == 0 else ([], 0, 0.0))
+        new = [record for part in gathered for record in part[0]]
+        records.extend(new)
+        output_tokens += sum(part[1] for part in gathered)
+        errors += sum(1 for r in new if r["error"])
+        if main and new:
+            samples_log.append(new)
+            batch_log.append(new, max(part[2] for part in gathered))
+            progress.update(len(new))
         if errors > allowed_errors:
             raise RunAborted(
                 f"{errors} of {len(run_.samples)} samples failed, more than "
                 f"runtime.max_error_rate={runtime.get('max_error_rate', 0.05)} allows; "
                 f"last error: {next(r['error'] for r in reversed(records) if r['error'])}. "
-                f"Finished samples are kept in {samples_log.path}")
+                f"Finished samples are kept in {run_.debug_dir / 'samples.jsonl'}")
 
+    if mine:
+        engine.warm_up(mine[0])
     start = time.perf_counter()
     try:
-        engine.run(requests, on_batch)
+        engine.run(mine, on_batch, num_batches=steps)
     finally:
         progress.close()
-        samples_log.close()
-        batch_log.close()
+        if main:
+            samples_log.close()
+            batch_log.close()
     elapsed = time.perf_counter() - start
-    done_now = len(requests)
-    return {"device": device, "generation_seconds": round(elapsed, 3),
-            "samples_per_second": done_now / elapsed if elapsed else None,
+    return {"device": device, "tp": parallel.tp, "dp": parallel.dp,
+            "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
+            "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None}

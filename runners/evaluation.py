@@ -66,8 +66,9 @@ def prompt_template(cfg: dict) -> str:
     return overrides.get(cfg["task"]["name"]) or cfg["task"]["prompt_template"]
 
 
-def open_run(hydra_cfg) -> Run:
-    """Resolve the config, build demo data if used, load the task: all before any model."""
+def open_run(hydra_cfg, write: bool = True) -> Run:
+    """Resolve the config, build demo data if used, load the task: all before any model.
+    `write` is false on every rank but rank 0 of a parallel run."""
     cfg = to_container(hydra_cfg)
     task_paths = [cfg["task"].get(key) for key in TASK_PATH_KEYS]
     demo_data = ensure_demo_assets(task_paths)
@@ -87,9 +88,10 @@ def open_run(hydra_cfg) -> Run:
     if demo_data:
         run.notes.insert(0, "DEMO DATA: this run used the embedded demo dataset, "
                             "not a real benchmark")
-    run.results_dir.mkdir(parents=True, exist_ok=True)
-    run.debug_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(hydra_cfg, resolve=True))
+    if write:
+        run.results_dir.mkdir(parents=True, exist_ok=True)
+        run.debug_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(hydra_cfg, resolve=True))
     return run
 
 

@@ -14,11 +14,11 @@ ADAPTERS = {
 }
 
 
-def create_adapter(model_cfg, device, dtype) -> ImageTextAdapter:
+def create_adapter(model_cfg, device, dtype, tp_mesh=None) -> ImageTextAdapter:
     name = model_cfg.get("adapter", "generic")
     if name not in ADAPTERS:
         raise KeyError(f"model.adapter={name}: unknown (known: {', '.join(ADAPTERS)})")
-    return ADAPTERS[name](model_cfg, device, dtype)
+    return ADAPTERS[name](model_cfg, device, dtype, tp_mesh)
 
 
 __all__ = ["ADAPTERS", "create_adapter", "check_model_path", "ModelPathError"]

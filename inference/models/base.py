@@ -3,6 +3,7 @@ into model inputs with the model's own processor and chat template, generate gre
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import torch
 
 from inference.media import load_image, load_video_frames
 from inference.requests import Request
+from inference.tensor_parallel import shard_language_model
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,28 @@ def check_model_path(path: str | None) -> Path:
     return folder
 
 
+class _FirstTokenClock:
+    """A logits processor that notes when the first token's logits exist (end of prefill)."""
+
+    def __init__(self):
+        self.time: float | None = None
+
+    def __call__(self, input_ids, scores):
+        if self.time is None:
+            self.time = time.perf_counter()
+        return scores
+
+
+@dataclass
+class Generation:
+    texts: list[str]
+    output_tokens: list[int]          # per row, up to its end of sequence
+    prompt_len: int                   # padded prompt length of the batch
+    e2e_time: float                   # seconds: inputs built, prefill, decode
+    first_token_time: float           # seconds until the first token's logits
+    steps: int                        # decode steps the batch ran
+
+
 @dataclass
 class PreparedRequest:
     """A request with its media decoded, ready for the processor."""
@@ -47,7 +71,7 @@ class ImageTextAdapter:
 
     video_mode = "frames"
 
-    def __init__(self, model_cfg, device: str, dtype: torch.dtype):
+    def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
         from transformers import AutoModelForImageTextToText, AutoProcessor
         from transformers.utils import logging as hf_logging
 
@@ -64,6 +88,8 @@ class ImageTextAdapter:
         self.tokenizer.padding_side = "left"
         self.model = AutoModelForImageTextToText.from_pretrained(
             path, dtype=dtype, trust_remote_code=trust).to(device).eval()
+        if tp_mesh is not None:
+            shard_language_model(self.model, tp_mesh)
         vision = model_cfg.get("vision") or {}
         self.fps = float(vision.get("fps", 0.5))
         self.max_frames = int(vision.get("max_frames", 8))
@@ -111,23 +137,29 @@ class ImageTextAdapter:
 
     @torch.inference_mode()
     def generate(self, batch: list[PreparedRequest], max_new_tokens: int,
-                 ignore_eos: bool = False) -> tuple[list[str], list[int], int]:
-        """Greedy texts, generated token counts, and the padded prompt length."""
+                 ignore_eos: bool = False) -> Generation:
+        """Greedy generation for a batch (left-padded), with its timings."""
+        start = time.perf_counter()
         inputs = self.build_inputs(batch).to(self.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)
-        if ignore_eos:
+        first_token = _FirstTokenClock()
+        # synced_gpus off: tensor-parallel ranks see identical logits and stop together, and
+        # data-parallel groups must not wait on each other's decode steps.
+        generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                          logits_processor=[first_token], synced_gpus=False)
+        if ignore_eos:   # performance runs: always produce max_new_tokens
             generation.update(min_new_tokens=max_new_tokens)
         output = self.model.generate(**inputs, **generation)
+        end = time.perf_counter()
         prompt_len = inputs["input_ids"].shape[1]
-        new_tokens = output[:, prompt_len:]
         texts, counts = [], []
-        for row in new_tokens.tolist():
+        for row in output[:, prompt_len:].tolist():
             kept = self._trim_padding(row)
             counts.append(len(kept))
             texts.append(self.tokenizer.decode(kept, skip_special_tokens=False))
-        return texts, counts, prompt_len
+        return Generation(texts, counts, prompt_len, end - start,
+                          (first_token.time or end) - start, int(output.shape[1] - prompt_len))
 
     def _trim_padding(self, ids: list[int]) -> list[int]:
         """Drop the pad tokens generate() appends after a row has finished."""

@@ -24,9 +24,10 @@ USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtim
 
 
 def _runner(name: str):
-    from runners import accuracy, gate, score
+    from runners import accuracy, gate, performance, score
 
-    runners = {"accuracy": accuracy.run, "score": score.run, "gate": gate.run}
+    runners = {"accuracy": accuracy.run, "score": score.run, "gate": gate.run,
+               "performance": performance.run}
     if name not in runners:
         raise ConfigError(f"runner.name={name}: unknown (known: {', '.join(runners)})")
     return runners[name]

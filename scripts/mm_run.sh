@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Accuracy of one model on one benchmark, launched through torchrun.
 #   bash scripts/mm_run.sh <task> <model> [key=value ...]
-# NPROC sets the number of processes (default: 1). The exit code is the run's own
-# (0 pass, 2 config/data error, ...), not torchrun's.
+# runtime.tp / runtime.dp choose the parallel layout (tp × dp processes); by default dp is
+# the number of visible devices (1 on CPU). The exit code is the run's own (0 pass,
+# 2 config/data error, 3 gate failed, 4 aborted), not torchrun's.
 set -uo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: bash scripts/mm_run.sh <task> <model> [key=value ...]" >&2
@@ -11,12 +12,5 @@ fi
 task=$1
 model=$2
 shift 2
-exit_file=$(mktemp)
-trap 'rm -f "$exit_file"' EXIT
-MODELTEST_EXIT_FILE="$exit_file" "${PYTHON:-python}" -m torch.distributed.run --standalone \
-  --nproc_per_node="${NPROC:-1}" -m runners.cli task="$task" model="$model" "$@"
-status=$?
-if [ -s "$exit_file" ]; then
-  exit "$(cat "$exit_file")"
-fi
-exit "$status"
+. "$(dirname "$0")/launch.sh"
+launch task="$task" model="$model" "$@"

@@ -1,0 +1,61 @@
+"""Performance reports: benchmark.csv, <model>_performance.csv and a throughput/latency plot."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+BENCHMARK_COLUMNS = ["batch_size", "input_seq_len", "output_seq_len", "e2e_time(ms)",
+                     "prefill_time(ms)", "decoder_token_time(ms)"]
+PERFORMANCE_COLUMNS = ["batch", "input_len", "output_len", "embedding_len",
+                       "first_token_time(ms)", "non_first_token_time(ms)", "ResponseTime(ms)",
+                       "E2E Throughput Average(Tokens/s)"]
+
+
+def performance_row(batch: int, input_len: int, embedding_len: int, output_len: int,
+                    e2e_s: float, first_token_s: float) -> dict:
+    """One batch size's measurements, in milliseconds and tokens per second."""
+    decode_ms = (e2e_s - first_token_s) * 1000 / max(1, output_len - 1)
+    return {"batch": batch, "input_len": input_len, "output_len": output_len,
+            "embedding_len": embedding_len, "first_token_time(ms)": first_token_s * 1000,
+            "non_first_token_time(ms)": decode_ms, "ResponseTime(ms)": e2e_s * 1000,
+            "E2E Throughput Average(Tokens/s)": batch * output_len / e2e_s if e2e_s else 0.0}
+
+
+def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: f"{v:.3f}" if isinstance(v, float) else v for k, v in row.items()})
+
+
+def write_performance_csvs(folder: Path, model: str, rows: list[dict]) -> None:
+    _write(folder / f"{model}_performance.csv", PERFORMANCE_COLUMNS, rows)
+    _write(folder / "benchmark.csv", BENCHMARK_COLUMNS, [{
+        "batch_size": r["batch"], "input_seq_len": r["embedding_len"],
+        "output_seq_len": r["output_len"], "e2e_time(ms)": r["ResponseTime(ms)"],
+        "prefill_time(ms)": r["first_token_time(ms)"],
+        "decoder_token_time(ms)": r["non_first_token_time(ms)"]} for r in rows])
+
+
+def plot_performance(path: Path, model: str, rows: list[dict], peak_memory_mb: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batches = [r["batch"] for r in rows]
+    figure, throughput_axis = plt.subplots(figsize=(7, 4))
+    throughput_axis.plot(batches, [r["E2E Throughput Average(Tokens/s)"] for r in rows], "o-",
+                         color="tab:blue", label="throughput (tokens/s)")
+    throughput_axis.set_xlabel("batch size")
+    throughput_axis.set_ylabel("throughput (tokens/s)", color="tab:blue")
+    latency_axis = throughput_axis.twinx()
+    latency_axis.plot(batches, [r["ResponseTime(ms)"] for r in rows], "s--", color="tab:red",
+                      label="response time (ms)")
+    latency_axis.set_ylabel("response time (ms)", color="tab:red")
+    throughput_axis.set_title(f"{model}: {rows[0]['output_len']} output tokens, "
+                              f"peak memory {peak_memory_mb:.0f} MB")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -72,7 +72,6 @@ class ImageTextAdapter:
     video_mode = "frames"
 
     def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
-        from transformers import AutoModelForImageTextToText, AutoProcessor
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
@@ -83,11 +82,10 @@ class ImageTextAdapter:
         trust = bool(model_cfg.get("trust_remote_code", False))
         if trust:
             log.warning("trust_remote_code is true: Python code shipped with %s will run", path)
-        self.processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust)
+        self.processor, self.model = self._load(path, dtype, trust, model_cfg)
+        self.model = self.model.to(device).eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            path, dtype=dtype, trust_remote_code=trust).to(device).eval()
         if tp_mesh is not None:
             shard_language_model(self.model, tp_mesh)
         vision = model_cfg.get("vision") or {}
@@ -96,6 +94,15 @@ class ImageTextAdapter:
         self.processor_kwargs = self._processor_kwargs(vision)
 
     # -- hooks a family may change ------------------------------------------------------
+    def _load(self, path: Path, dtype: torch.dtype, trust: bool, model_cfg):
+        """(processor, model) from a checkpoint in transformers' layout."""
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust)
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype,
+                                                            trust_remote_code=trust)
+        return processor, model
+
     def _processor_kwargs(self, vision) -> dict[str, Any]:
         return {}
 

@@ -36,4 +36,6 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
     dtype = DTYPES[name]
     if device == "cpu" and dtype == torch.float16:
         raise ValueError("model.dtype=fp16 is not supported for generation on cpu; use fp32 or bf16")
+    if device.startswith("cuda") and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise ValueError("model.dtype=bf16 is not supported by this GPU; use fp16 or fp32")
     return dtype

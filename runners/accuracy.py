@@ -115,7 +115,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
         batch = []
         for response in responses:
             record = make_record(run_, pending[response.request_id], response.text,
-                                 response.error, response.e2e_time)
+                                 response.error, response.e2e_time, response.first_token_time)
             record["fingerprint"] = response.request_id
             batch.append(record)
         contribution = (batch, sum(r.num_output_tokens for r in responses),

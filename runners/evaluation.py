@@ -96,7 +96,7 @@ def open_run(hydra_cfg, write: bool = True) -> Run:
 
 
 def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str | None,
-                e2e_time: float = 0.0) -> dict:
+                e2e_time: float = 0.0, first_token_time: float = 0.0) -> dict:
     """The samples.jsonl line of one sample; an errored sample scores 0."""
     cleaned = clean_prediction(raw_prediction, run.stop_strings)
     scored = run.scorer.score(cleaned, sample) if error is None else None
@@ -113,6 +113,7 @@ def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str
         "score": scored.score if scored else 0.0,
         "error": error,
         "e2e_time": round(e2e_time, 6),
+        "first_token_time": round(first_token_time, 6),
         "extra": scored.extra if scored else dict(run.scorer.empty_extra),
     }
 

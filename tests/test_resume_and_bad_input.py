@@ -15,7 +15,7 @@ from runners.cli import main
 from runners.demo import ensure_asset
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMING_FIELDS = {"e2e_time"}
+TIMING_FIELDS = {"e2e_time", "first_token_time"}
 
 
 def summary_of(out: Path) -> dict:

@@ -165,5 +165,29 @@ def build_deepseek_vl(folder: Path) -> None:
     _save(model, processor, folder)
 
 
+TINY_CLIP_NAME = "modeltest-tiny-clip"
+TINY_CLIP_CONFIG = {"embed_dim": 32,
+                    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32,
+                                   "patch_size": 16},
+                    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64,
+                                 "heads": 2, "layers": 2}}
+
+
+def build_clip_judge(folder: Path) -> None:
+    """A tiny open_clip model (ViT + text transformer, CLIP's own BPE tokenizer shipped with
+    open_clip) as the demo judge: its config JSON and open_clip_pytorch_model.bin."""
+    import json
+
+    import open_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / f"{TINY_CLIP_NAME}.json"
+    config_path.write_text(json.dumps(TINY_CLIP_CONFIG, indent=1))
+    open_clip.add_model_config(config_path)
+    torch.manual_seed(0)
+    model = open_clip.create_model(TINY_CLIP_NAME, pretrained=None)
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+
+
 BUILDERS = {"qwen2_vl": build_qwen2_vl, "internvl": build_internvl,
-            "deepseek_vl": build_deepseek_vl}
+            "deepseek_vl": build_deepseek_vl, "clip_judge": build_clip_judge}

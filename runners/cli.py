@@ -24,10 +24,10 @@ USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtim
 
 
 def _runner(name: str):
-    from runners import accuracy, gate, performance, score
+    from runners import accuracy, clip_compare, gate, performance, score
 
     runners = {"accuracy": accuracy.run, "score": score.run, "gate": gate.run,
-               "performance": performance.run}
+               "performance": performance.run, "clip_compare": clip_compare.run}
     if name not in runners:
         raise ConfigError(f"runner.name={name}: unknown (known: {', '.join(runners)})")
     return runners[name]

@@ -34,8 +34,9 @@ def _score_choice(answer: str, sample: Sample) -> SampleScore:
                        choice or "", {"parsed": choice is not None})
 
 
-def _score_none(answer: str, sample: Sample) -> SampleScore:
-    return SampleScore(0.0, answer)
+def _score_caption(answer: str, sample: Sample) -> SampleScore:
+    """Captions are judged by CLIP (runner=clip_compare); here a caption only has to exist."""
+    return SampleScore(1.0, answer)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ SCORERS = {
                     empty_extra=(("exact_match", 0.0),)),
     "videobench": Scorer("videobench", "accuracy", _score_choice,
                          empty_extra=(("parsed", False),)),
-    "caption": Scorer("caption", "captions", _score_none),
+    "caption": Scorer("caption", "captioned", _score_caption),
 }
 
 

@@ -1,0 +1,66 @@
+"""Reports of a CLIP caption comparison: JSON, per-image CSV, text table and a scatter plot."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from tabulate import tabulate
+
+
+def write_clip_reports(folder: Path, result: dict, rows: list[dict], labels: list[str]) -> None:
+    (folder / "clip_compare.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    with open(folder / "clip_compare_per_image.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["image", "caption_a", "caption_b",
+                                                    "cosine_a", "cosine_b", "difference"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (folder / "clip_compare_result.txt").write_text(render_text(result, labels))
+    _plot(folder / "clip_compare.png", rows, labels)
+
+
+def render_text(result: dict, labels: list[str]) -> str:
+    a, b = labels
+    table = tabulate([
+        [a, f"{result['a']['mean_cosine']:.4f}", f"{result['a']['clip_score']:.2f}",
+         result["truncated_a"]],
+        [b, f"{result['b']['mean_cosine']:.4f}", f"{result['b']['clip_score']:.2f}",
+         result["truncated_b"]]],
+        headers=["captions", "mean cosine", "CLIPScore", "truncated"], tablefmt="grid")
+    low, high = result["ci95"]
+    lines = [f"CLIP judge: {result['judge']['model']} ({result['judge']['weights']})", table,
+             f"images compared: {result['num_compared']} of {result['num_images']}",
+             f"mean difference ({a} - {b}): {result['mean_difference']:+.4f}  "
+             f"95% CI [{low:+.4f}, {high:+.4f}]",
+             f"wins/ties/losses for {a}: {result['wins']}/{result['ties']}/{result['losses']}",
+             f"verdict: {result['verdict']} (tolerance {result['tolerance']})"]
+    for side in ("a", "b"):
+        if result[f"missing_in_{side}"]:
+            lines.append(f"missing in {labels[0 if side == 'a' else 1]}: "
+                         f"{len(result[f'missing_in_{side}'])} image(s): "
+                         + ", ".join(Path(p).name for p in result[f"missing_in_{side}"][:20]))
+        if result[f"unmatched_keys_{side}"]:
+            lines.append(f"captions of {labels[0 if side == 'a' else 1]} matching no image: "
+                         + ", ".join(result[f"unmatched_keys_{side}"][:20]))
+    return "\n".join(lines) + "\n"
+
+
+def _plot(path: Path, rows: list[dict], labels: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 5))
+    xs = [r["cosine_a"] for r in rows]
+    ys = [r["cosine_b"] for r in rows]
+    axis.scatter(xs, ys, s=12)
+    low = min(xs + ys + [0.0])
+    high = max(xs + ys + [0.0])
+    axis.plot([low, high], [low, high], "k--", linewidth=0.8)
+    axis.set_xlabel(f"cosine, {labels[0]}")
+    axis.set_ylabel(f"cosine, {labels[1]}")
+    axis.set_title("CLIP similarity per image")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -189,5 +189,37 @@ def build_clip_judge(folder: Path) -> None:
     torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
 
 
-BUILDERS = {"qwen2_vl": build_qwen2_vl, "internvl": build_internvl,
+DEMO_VQA_ANSWERS = ["yes", "no", "0", "1", "2", "3", "red", "blue", "green", "yellow", "black",
+                    "white", "dark red", "dark blue", "stop", "bus", "car", "dog", "cat", "sign"]
+
+
+def build_vlmo(folder: Path) -> None:
+    """A tiny VLMo VQA checkpoint in the original unilm layout: a Lightning-style
+    {"state_dict": ...} .pt, a BERT-uncased style vocab.txt and answer2label.txt."""
+    import json
+
+    from inference.models.vlmo import VLMoConfig, VLMoForVQA
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]"] + [f"[unused{i}]" for i in range(5)] + ["[UNK]", "[CLS]", "[SEP]",
+                                                              "[MASK]"]
+    vocab += sorted(set(_WORDS)) + sorted({c for w in _WORDS for c in w}) + [
+        "?", ".", ",", "##s", "##ed", "##ing"] + [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    with open(folder / "answer2label.txt", "w", encoding="utf-8") as handle:
+        for label, answer in enumerate(DEMO_VQA_ANSWERS):
+            handle.write(json.dumps({"answer": answer, "label": label}) + "\n")
+    config = VLMoConfig(embed_dim=64, depth=3, num_heads=2, vlffn_start_layer_index=2,
+                        patch_size=16, image_size=64, max_text_len=40,
+                        max_text_len_of_initckpt=196, vocab_size=len(vocab),
+                        num_labels=len(DEMO_VQA_ANSWERS))
+    torch.manual_seed(0)
+    model = VLMoForVQA(config)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.2)
+    torch.save({"state_dict": model.state_dict()}, folder / "vlmo_base_patch16_480_vqa.pt")
+
+
+BUILDERS = {"vlmo": build_vlmo, "qwen2_vl": build_qwen2_vl, "internvl": build_internvl,
             "deepseek_vl": build_deepseek_vl, "clip_judge": build_clip_judge}

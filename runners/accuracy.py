@@ -16,7 +16,7 @@ from tqdm import tqdm
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
 from inference.engine import Engine
-from inference.models import check_model_path, create_adapter
+from inference.models import check_model, create_adapter
 from inference.requests import Request
 from modeltest.reports.batch_log import BatchLog
 from modeltest.reports.samples_log import SamplesLog
@@ -49,9 +49,8 @@ def run(hydra_cfg) -> int:
 def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
     run_ = open_run(hydra_cfg, write=parallel.is_main)
     cfg = run_.cfg
-    if parallel.is_main:
-        ensure_demo_assets([cfg["model"].get("model_path")])
-    check_model_path(broadcast_from_main(parallel, cfg["model"].get("model_path")))
+    ensure_demo_assets([cfg["model"].get("model_path")])   # file-locked: one rank builds
+    check_model(cfg["model"])
     resume = bool(cfg["runtime"].get("resume", True))
     state: tuple | str
     if parallel.is_main:

@@ -12,7 +12,7 @@ from tabulate import tabulate
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import init_parallel, shutdown
 from inference.memory import peak_memory_mb, reset_peak
-from inference.models import check_model_path, create_adapter
+from inference.models import check_model, create_adapter
 from inference.requests import Request
 from modeltest.reports.performance_report import (performance_row, plot_performance,
                                                   write_performance_csvs)
@@ -37,7 +37,7 @@ def run(hydra_cfg) -> int:
             raise ConfigError(f"task {run_.task} has no image samples for runner=performance")
         if parallel.is_main:
             ensure_demo_assets([cfg["model"].get("model_path")])
-        check_model_path(cfg["model"].get("model_path"))
+        check_model(cfg["model"])
         torch.manual_seed(int(cfg.get("seed", 0)))
         adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
         rows, peak = _sweep(adapter, with_image, cfg["runner"], device)

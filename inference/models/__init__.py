@@ -5,20 +5,31 @@ from inference.models.base import ImageTextAdapter, ModelPathError, check_model_
 from inference.models.deepseek_vl import DeepseekVLAdapter
 from inference.models.internvl import InternVLAdapter
 from inference.models.qwen2_vl import Qwen2VLAdapter
+from inference.models.vlmo import VLMoAdapter
 
 ADAPTERS = {
     "qwen2_vl": Qwen2VLAdapter,
     "internvl": InternVLAdapter,
     "deepseek_vl": DeepseekVLAdapter,
     "generic": ImageTextAdapter,
+    "vlmo": VLMoAdapter,
 }
 
 
-def create_adapter(model_cfg, device, dtype, tp_mesh=None) -> ImageTextAdapter:
+def adapter_class(model_cfg):
     name = model_cfg.get("adapter", "generic")
     if name not in ADAPTERS:
-        raise KeyError(f"model.adapter={name}: unknown (known: {', '.join(ADAPTERS)})")
-    return ADAPTERS[name](model_cfg, device, dtype, tp_mesh)
+        raise ModelPathError(f"model.adapter={name}: unknown (known: {', '.join(ADAPTERS)})")
+    return ADAPTERS[name]
 
 
-__all__ = ["ADAPTERS", "create_adapter", "check_model_path", "ModelPathError"]
+def check_model(model_cfg) -> None:
+    """The checkpoint's files are there: a one-line error before anything loads."""
+    adapter_class(model_cfg).check(model_cfg)
+
+
+def create_adapter(model_cfg, device, dtype, tp_mesh=None) -> ImageTextAdapter:
+    return adapter_class(model_cfg)(model_cfg, device, dtype, tp_mesh)
+
+
+__all__ = ["ADAPTERS", "create_adapter", "check_model", "check_model_path", "ModelPathError"]

@@ -71,6 +71,11 @@ class ImageTextAdapter:
 
     video_mode = "frames"
 
+    @staticmethod
+    def check(model_cfg) -> None:
+        """Fail early, before any model loads, when the checkpoint folder is unusable."""
+        check_model_path(model_cfg.get("model_path"))
+
     def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
         from transformers.utils import logging as hf_logging
 

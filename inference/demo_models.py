@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-DEMO_MODELS_VERSION = "2"
+DEMO_MODELS_VERSION = "3"
 
 _WORDS = ("what is the color of this sign written on a an yes no one two three four five six "
           "red blue green yellow black white car dog cat man woman bus street stop text number "
@@ -221,5 +221,111 @@ def build_vlmo(folder: Path) -> None:
     torch.save({"state_dict": model.state_dict()}, folder / "vlmo_base_patch16_480_vqa.pt")
 
 
-BUILDERS = {"vlmo": build_vlmo, "qwen2_vl": build_qwen2_vl, "internvl": build_internvl,
+VL2_TILE, VL2_PATCH = 56, 14
+
+
+def tiny_deepseek_vl2(tokenizer):
+    """The tiny DeepSeek-VL2 (SigLIP, MLA + MoE language model) with fixed random weights."""
+    from transformers import DeepseekV2Config, SiglipVisionConfig
+
+    from inference.models.deepseek_vl2 import DeepseekVL2ForCausalLM
+
+    vision = SiglipVisionConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=128, image_size=VL2_TILE, patch_size=VL2_PATCH,
+                                hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6,
+                                vision_use_head=False)
+    language = DeepseekV2Config(**vl2_language_fields(tokenizer),
+                                rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+    torch.manual_seed(0)
+    model = DeepseekVL2ForCausalLM(vision, language, {"downsample_ratio": 2, "mlp_ratio": 1})
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "norm" not in name:
+                parameter.normal_(0.0, 0.3)
+    _prefer_word_tokens(model.language, tokenizer)
+    return model.eval()
+
+
+def vl2_language_fields(tokenizer) -> dict:
+    return dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                q_lora_rank=32, kv_lora_rank=16, qk_nope_head_dim=16, qk_rope_head_dim=8,
+                v_head_dim=16, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2,
+                moe_intermediate_size=32, first_k_dense_replace=1, topk_method="greedy",
+                norm_topk_prob=False, routed_scaling_factor=1.0, max_position_embeddings=4096,
+                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
+
+
+def _vl2_original_keys(state: dict) -> dict:
+    """transformers-side names -> the original deepseek-vl2 checkpoint's."""
+    out, experts = {}, {}
+    for key, tensor in state.items():
+        new = (key.replace("vision.embeddings.patch_embedding.", "vision.patch_embed.proj.")
+               .replace("vision.encoder.layers.", "vision.blocks.")
+               .replace("vision.post_layernorm.", "vision.norm.")
+               .replace(".self_attn.out_proj.", ".attn.proj.")
+               .replace(".layer_norm1.", ".norm1.").replace(".layer_norm2.", ".norm2."))
+        if new == "vision.embeddings.position_embedding.weight":
+            out["vision.pos_embed"] = tensor.unsqueeze(0)
+        elif new.startswith("vision.blocks.") and ".self_attn.q_proj." in new:
+            kind = new.rsplit(".", 1)[1]
+            out[new.replace(f"self_attn.q_proj.{kind}", f"attn.qkv.{kind}")] = torch.cat(
+                [tensor, state[key.replace("q_proj", "k_proj")], state[key.replace("q_proj", "v_proj")]])
+        elif new.startswith("vision.blocks.") and (".self_attn.k_proj." in new or ".self_attn.v_proj." in new):
+            continue
+        elif new.endswith("mlp.experts.gate_up_proj"):
+            prefix = new[:-len(".gate_up_proj")]
+            for index, stacked in enumerate(tensor):
+                gate, up = stacked.chunk(2, dim=0)
+                out[f"{prefix}.{index}.gate_proj.weight"] = gate.clone()
+                out[f"{prefix}.{index}.up_proj.weight"] = up.clone()
+        elif new.endswith("mlp.experts.down_proj"):
+            prefix = new[:-len(".down_proj")]
+            for index, stacked in enumerate(tensor):
+                out[f"{prefix}.{index}.down_proj.weight"] = stacked.clone()
+        else:
+            out[new] = tensor
+    return out
+
+
+def vl2_tokenizer():
+    bos, eos = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
+    return _train_tokenizer([bos, eos, "<｜▁pad▁｜>", "<image>", "<|User|>", "<|Assistant|>"],
+                            bos_token=bos, eos_token=eos, pad_token="<｜▁pad▁｜>")
+
+
+def build_deepseek_vl2(folder: Path) -> None:
+    """A tiny checkpoint in the original deepseek-ai/deepseek-vl2 layout (config.json
+    `deepseek_vl_v2`, timm SigLIP names, per-expert MoE weights)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = vl2_tokenizer()
+    tokenizer.save_pretrained(folder)
+    model = tiny_deepseek_vl2(tokenizer)
+    original = _vl2_original_keys(model.state_dict())
+    save_file({k: v.contiguous() for k, v in original.items()}, str(folder / "model.safetensors"))
+    language = dict(vl2_language_fields(tokenizer), architectures=["DeepseekV2ForCausalLM"],
+                    model_type="deepseek_v2", use_mla=True, rope_theta=10000.0,
+                    scoring_func="softmax", aux_loss_alpha=0.001)
+    tile = VL2_TILE
+    (folder / "config.json").write_text(json.dumps({
+        "architectures": ["DeepseekVLV2ForCausalLM"], "model_type": "deepseek_vl_v2",
+        "candidate_resolutions": [[tile, tile], [tile, 2 * tile], [2 * tile, tile],
+                                  [2 * tile, 2 * tile]],
+        "global_view_pos": "head", "tile_tag": "2D", "language_config": language,
+        "projector_config": {"model_type": "mlp_projector", "projector_type": "downsample_mlp_gelu",
+                             "input_dim": 64, "n_embed": 64, "depth": 2, "mlp_ratio": 1,
+                             "downsample_ratio": 2},
+        "vision_config": {"model_type": "vision", "model_name": "siglip_so400m_patch14_384",
+                          "width": 64, "layers": 2, "heads": 2, "mlp_ratio": 2.0,
+                          "image_size": tile, "patch_size": VL2_PATCH, "ignore_head": True,
+                          "select_layer": -1, "weight_init": "skip"},
+        "torch_dtype": "bfloat16"}, indent=1))
+
+
+BUILDERS = {"deepseek_vl2": build_deepseek_vl2, "vlmo": build_vlmo, "qwen2_vl": build_qwen2_vl, "internvl": build_internvl,
             "deepseek_vl": build_deepseek_vl, "clip_judge": build_clip_judge}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from inference.models.base import ImageTextAdapter, ModelPathError, check_model_path
 from inference.models.deepseek_vl import DeepseekVLAdapter
+from inference.models.deepseek_vl2 import DeepseekVL2Adapter
 from inference.models.internvl import InternVLAdapter
 from inference.models.qwen2_vl import Qwen2VLAdapter
 from inference.models.vlmo import VLMoAdapter
@@ -13,6 +14,7 @@ ADAPTERS = {
     "deepseek_vl": DeepseekVLAdapter,
     "generic": ImageTextAdapter,
     "vlmo": VLMoAdapter,
+    "deepseek_vl2": DeepseekVL2Adapter,
 }
 
 

@@ -32,7 +32,7 @@ def check_model_path(path: str | None) -> Path:
     return folder
 
 
-class _FirstTokenClock:
+class FirstTokenClock:
     """A logits processor that notes when the first token's logits exist (end of prefill)."""
 
     def __init__(self):
@@ -155,7 +155,7 @@ class ImageTextAdapter:
         inputs = self.build_inputs(batch).to(self.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        first_token = _FirstTokenClock()
+        first_token = FirstTokenClock()
         # synced_gpus off: tensor-parallel ranks see identical logits and stop together, and
         # data-parallel groups must not wait on each other's decode steps.
         generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,

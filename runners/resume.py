@@ -80,7 +80,11 @@ def prepare_resume(debug_dir: Path, cfg: dict, resume: bool) -> tuple[str, dict[
                 f"{changed}); choose another output_dir or set runtime.resume=false to start "
                 "clean")
         records = []
-        for _, record in read_samples_log(samples_path):
+        try:
+            lines = read_samples_log(samples_path)
+        except ValueError as err:
+            raise ConfigError(f"{err}; fix or delete it, or set runtime.resume=false") from None
+        for _, record in lines:
             key = record.get("fingerprint")
             if key and key not in done:
                 done[key] = record

@@ -51,29 +51,34 @@ def test_same_command_twice_gives_the_same_samples(reference_run, tmp_path):
     assert summary["seed"] == 1234 and "transformers" in summary["versions"]
 
 
-def test_kill_9_then_rerun_matches_an_uninterrupted_run(reference_run, tmp_path):
-    out = tmp_path / "killed"
+def _kill_mid_run(out: Path) -> list[str]:
+    """Start a run, SIGKILL it as soon as its first batch is on disk; the command line."""
     args = cli_command("task=videobench", "model=demo_qwen2_vl", "runtime.batch_size=1",
                        f"output_dir={out}")
     samples = out / "debug" / "samples.jsonl"
-    killed_with_partial = False
-    for attempt in range(5):
-        process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.time() + 300
-        before = len(samples.read_text().splitlines()) if samples.exists() else 0
-        while time.time() < deadline and process.poll() is None:
-            if samples.exists() and len(samples.read_text().splitlines()) > before:
-                break
-            time.sleep(0.002)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            done = len(samples.read_text().splitlines()) if samples.exists() else 0
-            killed_with_partial = killed_with_partial or 0 < done < 12
-        if killed_with_partial:
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if samples.exists() and samples.stat().st_size > 0:
             break
-    assert killed_with_partial, "the run was never caught mid-way"
+        time.sleep(0.002)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return args
+
+
+def test_kill_9_then_rerun_matches_an_uninterrupted_run(reference_run, tmp_path):
+    for attempt in range(5):   # each attempt in a fresh folder, until a kill lands mid-run
+        out = tmp_path / f"killed{attempt}"
+        args = _kill_mid_run(out)
+        samples = out / "debug" / "samples.jsonl"
+        done = len(samples.read_text().splitlines()) if samples.exists() else 0
+        if 0 < done < 12:
+            break
+    else:
+        pytest.fail("the run was never caught mid-way")
     # a torn last line, as a kill in the middle of a write leaves it
     with open(samples, "a") as handle:
         handle.write('{"question_id": "MSVD/MSVD_0", "subj')

@@ -69,6 +69,9 @@ def _prefer_word_tokens(model, tokenizer) -> None:
 
 
 def _save(model, processor, folder: Path) -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     _prefer_word_tokens(model, processor.tokenizer)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)

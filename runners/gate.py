@@ -1,9 +1,7 @@
 """runner=gate: gate an existing run's summary.json without re-running it."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+from modeltest.tasks.io import read_json, require_file
 from runners.config import ConfigError, to_container
 from runners.gating import apply_gate
 
@@ -13,13 +11,8 @@ def run(hydra_cfg) -> int:
     summary_file = cfg["runner"].get("summary")
     if not summary_file:
         raise ConfigError("runner.summary is not set (a run's results/summary.json)")
-    path = Path(str(summary_file)).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"runner.summary={summary_file}: no such file")
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"runner.summary={summary_file}: invalid JSON ({err.msg})") from None
+    path = require_file(summary_file, "runner.summary")
+    summary = read_json(path)
     if not cfg["gate"].get("baseline") and not cfg["gate"].get("write_baseline"):
         raise ConfigError("runner=gate needs gate.baseline=<yaml> (or gate.write_baseline=<yaml>)")
     return apply_gate(cfg["gate"], summary, path.parent)

@@ -32,6 +32,14 @@ def check_model_path(path: str | None) -> Path:
     return folder
 
 
+def trim_padding(ids: list[int], pad_id: int | None) -> list[int]:
+    """Drop the pad tokens generate() appends after a row has finished."""
+    end = len(ids)
+    while end and ids[end - 1] == pad_id:
+        end -= 1
+    return ids[:end]
+
+
 class FirstTokenClock:
     """A logits processor that notes when the first token's logits exist (end of prefill)."""
 
@@ -174,9 +182,4 @@ class ImageTextAdapter:
                           (first_token.time or end) - start, int(output.shape[1] - prompt_len))
 
     def _trim_padding(self, ids: list[int]) -> list[int]:
-        """Drop the pad tokens generate() appends after a row has finished."""
-        pad = self.tokenizer.pad_token_id
-        end = len(ids)
-        while end and ids[end - 1] == pad:
-            end -= 1
-        return ids[:end]
+        return trim_padding(ids, self.tokenizer.pad_token_id)

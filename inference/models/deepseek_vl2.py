@@ -24,8 +24,9 @@ from torch import nn
 
 from inference.checkpoint_files import iter_tensors
 from inference.media import load_image, load_video_frames
+from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import (FirstTokenClock, Generation, ModelPathError, PreparedRequest,
-                                   check_model_path)
+                                   check_model_path, trim_padding)
 from inference.tensor_parallel import shard_language_model
 from inference.requests import Request
 
@@ -128,41 +129,22 @@ class DeepseekVL2ForCausalLM(nn.Module):
 
 
 # -- original checkpoint layout ------------------------------------------------------------
-_VISION = [(r"^vision\.patch_embed\.proj\.", "vision.embeddings.patch_embedding."),
-           (r"^vision\.pos_embed$", "vision.embeddings.position_embedding.weight"),
-           (r"^vision\.blocks\.(\d+)\.attn\.proj\.", r"vision.encoder.layers.\1.self_attn.out_proj."),
-           (r"^vision\.blocks\.(\d+)\.attn\.qkv\.", r"vision.encoder.layers.\1.self_attn.qkv."),
-           (r"^vision\.blocks\.(\d+)\.norm(\d)\.", r"vision.encoder.layers.\1.layer_norm\2."),
-           (r"^vision\.blocks\.(\d+)\.mlp\.", r"vision.encoder.layers.\1.mlp."),
-           (r"^vision\.norm\.", "vision.post_layernorm.")]
-
-
-def _rename(key: str) -> str:
-    for pattern, replacement in _VISION:
-        key = re.sub(pattern, replacement, key)
-    return key
-
-
 def convert_state_dict(tensors) -> dict[str, torch.Tensor]:
     """Original names -> this module's: timm SigLIP -> transformers' SigLIP, per-expert
     weights -> transformers' stacked expert tensors."""
     converted: dict[str, torch.Tensor] = {}
     experts: dict[str, dict[int, dict[str, torch.Tensor]]] = {}
     for key, tensor in tensors:
-        if key.startswith("vision.attn_pool."):
-            continue   # the pooling head is not used for image features
-        new = _rename(key)
-        expert = re.match(r"^(language\.model\.layers\.\d+\.mlp\.experts)\.(\d+)\.(\w+)\.weight$", new)
+        siglip = convert_timm_siglip(key, tensor, "vision.", "vision.")
+        if siglip is not None:
+            converted.update(siglip)
+            continue
+        expert = re.match(r"^(language\.model\.layers\.\d+\.mlp\.experts)\.(\d+)\.(\w+)\.weight$", key)
         if expert:
             experts.setdefault(expert.group(1), {}).setdefault(int(expert.group(2)), {})[
                 expert.group(3)] = tensor
-        elif ".self_attn.qkv." in new:
-            for name, part in zip(("q_proj", "k_proj", "v_proj"), tensor.chunk(3, dim=0)):
-                converted[new.replace("qkv", name)] = part.clone()
-        elif new.endswith("position_embedding.weight"):
-            converted[new] = tensor.squeeze(0)
         else:
-            converted[new] = tensor
+            converted[key] = tensor
     for prefix, by_index in experts.items():
         ordered = [by_index[i] for i in sorted(by_index)]
         converted[f"{prefix}.gate_up_proj"] = torch.stack(
@@ -326,8 +308,7 @@ class DeepseekVL2Adapter:
         end = time.perf_counter()
         texts, counts = [], []
         for row in output.tolist():
-            while row and row[-1] == self.pad_id:
-                row = row[:-1]
+            row = trim_padding(row, self.pad_id)
             counts.append(len(row))
             texts.append(self.tokenizer.decode(row, skip_special_tokens=False))
         return Generation(texts, counts, embeddings.shape[1], end - start,

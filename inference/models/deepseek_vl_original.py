@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from inference.checkpoint_files import iter_tensors
+from inference.models.timm_siglip import convert_timm_siglip
 
 ORIGINAL_MODEL_TYPES = {"multi_modality", "deepseekvl"}
 HEAD_DIM = 64
@@ -38,13 +39,6 @@ _RENAMES = [
     (r"^" + re.escape(HIGH) + r"downsamples\.0\.", "model.high_res_vision_proj.conv1."),
     (r"^" + re.escape(HIGH) + r"downsamples\.1\.", "model.high_res_vision_proj.conv2."),
     (r"^" + re.escape(HIGH) + r"hd_alpha_downsamples$", "model.high_res_vision_alpha"),
-    (r"^" + re.escape(LOW) + r"pos_embed$", "model.vision_model.embeddings.position_embedding.weight"),
-    (r"^" + re.escape(LOW) + r"patch_embed\.proj\.", "model.vision_model.embeddings.patch_embedding."),
-    (r"^" + re.escape(LOW) + r"blocks\.(\d+)\.attn\.proj\.", r"model.vision_model.encoder.layers.\1.self_attn.out_proj."),
-    (r"^" + re.escape(LOW) + r"blocks\.(\d+)\.attn\.qkv\.", r"model.vision_model.encoder.layers.\1.self_attn.qkv."),
-    (r"^" + re.escape(LOW) + r"blocks\.(\d+)\.norm(\d)\.", r"model.vision_model.encoder.layers.\1.layer_norm\2."),
-    (r"^" + re.escape(LOW) + r"blocks\.(\d+)\.mlp\.", r"model.vision_model.encoder.layers.\1.mlp."),
-    (r"^" + re.escape(LOW) + r"norm\.", "model.vision_model.post_layernorm."),
     (r"^aligner\.layers\.1\.", "model.aligner.proj."),
     (r"^aligner\.low_up_proj\.", "model.aligner.vision_proj."),
     (r"^aligner\.high_up_proj\.", "model.aligner.high_res_vision_proj."),
@@ -110,18 +104,14 @@ def convert_config(raw: dict, shapes: dict[str, tuple], image_token_id: int):
 def convert_state_dict(tensors) -> dict[str, torch.Tensor]:
     converted = {}
     for key, tensor in tensors:
-        if key.startswith(LOW + "attn_pool."):
-            continue   # the pooling head is not used for image features
+        siglip = convert_timm_siglip(key, tensor, LOW, "model.vision_model.")
+        if siglip is not None:
+            converted.update(siglip)
+            continue
         new = _rename(key)
         if new == key and not key.startswith(("model.", "lm_head.")):
             raise ValueError(f"unexpected tensor {key!r} in a DeepSeek-VL checkpoint")
-        if ".self_attn.qkv." in new:
-            for name, part in zip(("q_proj", "k_proj", "v_proj"), tensor.chunk(3, dim=0)):
-                converted[new.replace("qkv", name)] = part.clone()
-        elif new.endswith("embeddings.position_embedding.weight"):
-            converted[new] = tensor.squeeze(0)   # timm keeps a leading batch axis
-        else:
-            converted[new] = tensor
+        converted[new] = tensor
     return converted
 
 

@@ -2,23 +2,18 @@
 full path or by basename (both as captioning scripts write them)."""
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 from modeltest.samples import DataError
+from modeltest.tasks.io import read_json, require_file
 
 
 def load_captions(path: str | Path, image_dir: Path, images: list[str],
                   key: str) -> tuple[dict[str, str], list[str]]:
     """({image path: caption} for images of the folder, [keys matching no image])."""
-    path = Path(str(path)).expanduser()
-    if not path.is_file():
-        raise DataError(f"{key}={path}: no such file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    path = require_file(path, key)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected {{\"<image path>\": \"<caption>\"}}")
     by_path = {str(Path(p).resolve()): p for p in images}

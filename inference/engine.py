@@ -83,7 +83,10 @@ class Engine:
     def _generate(self, ready: list[PreparedRequest]) -> dict[str, Response]:
         max_new = max(p.request.max_new_tokens for p in ready)
         result = self.adapter.generate(ready, max_new)
+        ids = result.output_ids or [None] * len(ready)
+        top = result.top_answers or [None] * len(ready)
         return {p.request.request_id: Response(p.request.request_id, text, None,
                                                result.prompt_len, count, result.e2e_time,
-                                               result.first_token_time)
-                for p, text, count in zip(ready, result.texts, result.output_tokens)}
+                                               result.first_token_time, row_ids, row_top)
+                for p, text, count, row_ids, row_top
+                in zip(ready, result.texts, result.output_tokens, ids, top)}

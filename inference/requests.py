@@ -22,3 +22,5 @@ class Response:
     num_output_tokens: int = 0
     e2e_time: float = 0.0               # seconds for the batch this request ran in
     first_token_time: float = 0.0       # seconds until its batch's first token
+    output_ids: list[int] | None = None  # generated ids, cut at end of sequence
+    top_answers: list | None = None     # classifiers: [[answer, logit], ...], best first

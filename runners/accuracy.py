@@ -116,6 +116,9 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             record = make_record(run_, pending[response.request_id], response.text,
                                  response.error, response.e2e_time, response.first_token_time)
             record["fingerprint"] = response.request_id
+            record["output_ids"] = response.output_ids
+            if response.top_answers is not None:
+                record["top_answers"] = response.top_answers
             batch.append(record)
         contribution = (batch, sum(r.num_output_tokens for r in responses),
                         max((r.e2e_time for r in responses), default=0.0))

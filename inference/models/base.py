@@ -40,6 +40,16 @@ def trim_padding(ids: list[int], pad_id: int | None) -> list[int]:
     return ids[:end]
 
 
+def cut_at_eos(ids: list[int], eos_ids) -> list[int]:
+    """The generated ids before the first end-of-sequence token (which is left out, so that
+    a checkpoint whose pad token is its EOS token records the same ids as one whose is not)."""
+    stops = {eos_ids} if isinstance(eos_ids, int) else set(eos_ids or [])
+    for index, token in enumerate(ids):
+        if token in stops:
+            return ids[:index]
+    return list(ids)
+
+
 class FirstTokenClock:
     """A logits processor that notes when the first token's logits exist (end of prefill)."""
 
@@ -60,6 +70,9 @@ class Generation:
     e2e_time: float                   # seconds: inputs built, prefill, decode
     first_token_time: float           # seconds until the first token's logits
     steps: int                        # decode steps the batch ran
+    output_ids: list[list[int]] = field(default_factory=list)  # per row, cut at its EOS
+    # classifiers (VLMo): per row, the best answers as [answer, logit], best first
+    top_answers: list[list[list]] | None = None
 
 
 @dataclass
@@ -173,13 +186,16 @@ class ImageTextAdapter:
         output = self.model.generate(**inputs, **generation)
         end = time.perf_counter()
         prompt_len = inputs["input_ids"].shape[1]
-        texts, counts = [], []
+        texts, counts, ids = [], [], []
+        eos = self.model.generation_config.eos_token_id
         for row in output[:, prompt_len:].tolist():
             kept = self._trim_padding(row)
             counts.append(len(kept))
             texts.append(self.tokenizer.decode(kept, skip_special_tokens=False))
+            ids.append(cut_at_eos(kept, eos))
         return Generation(texts, counts, prompt_len, end - start,
-                          (first_token.time or end) - start, int(output.shape[1] - prompt_len))
+                          (first_token.time or end) - start, int(output.shape[1] - prompt_len),
+                          ids)
 
     def _trim_padding(self, ids: list[int]) -> list[int]:
         return trim_padding(ids, self.tokenizer.pad_token_id)

@@ -26,7 +26,7 @@ from inference.checkpoint_files import iter_tensors
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import (FirstTokenClock, Generation, ModelPathError, PreparedRequest,
-                                   check_model_path, trim_padding)
+                                   check_model_path, cut_at_eos, trim_padding)
 from inference.tensor_parallel import shard_language_model
 from inference.requests import Request
 
@@ -306,10 +306,11 @@ class DeepseekVL2Adapter:
         output = self.model.language.generate(inputs_embeds=embeddings, attention_mask=mask,
                                               **generation)
         end = time.perf_counter()
-        texts, counts = [], []
+        texts, counts, ids = [], [], []
         for row in output.tolist():
             row = trim_padding(row, self.pad_id)
             counts.append(len(row))
             texts.append(self.tokenizer.decode(row, skip_special_tokens=False))
+            ids.append(cut_at_eos(row, self.tokenizer.eos_token_id))
         return Generation(texts, counts, embeddings.shape[1], end - start,
-                          (first_token.time or end) - start, int(output.shape[1]))
+                          (first_token.time or end) - start, int(output.shape[1]), ids)

@@ -373,6 +373,10 @@ class VLMoAdapter:
         logits = self.model(inputs.text_ids.to(self.device), inputs.text_mask.to(self.device),
                             inputs.pixels.to(self.device, self.dtype))
         labels = logits.argmax(-1).tolist()
+        best = logits.float().topk(min(5, logits.shape[-1]), dim=-1)
+        top = [[[self.answers[i], round(v, 6)] for v, i in zip(values, indices)]
+               for values, indices in zip(best.values.tolist(), best.indices.tolist())]
         elapsed = time.perf_counter() - start
         return Generation([self.answers[i] for i in labels], [1] * len(batch),
-                          self.max_text_len, elapsed, elapsed, 1)
+                          self.max_text_len, elapsed, elapsed, 1,
+                          [[i] for i in labels], top)

@@ -72,3 +72,11 @@ def test_videobench_prompt_equals_the_official_loop(count):
     for case in cases:
         assert format_prompt("{question}{choices}", case["question"], case["choices"]) \
             == case["prompt"]
+
+
+def test_videobench_task_uses_the_official_prompt_by_default():
+    from runners.config import compose, to_container
+    task = to_container(compose(["task=videobench"]))["task"]
+    case = json.loads((GOLDEN / "videobench_prompts.json").read_text(encoding="utf-8"))["cases"][-1]
+    assert format_prompt(task["prompt_template"], case["question"], case["choices"]) \
+        == case["prompt"]

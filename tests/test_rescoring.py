@@ -189,3 +189,14 @@ def test_coco_caption_with_a_judge_reports_mean_clipscore(tmp_path):
     assert summary["scorer"]["judge"]["model"]
     assert 0.0 <= overall["clip_score"] <= 100.0
     assert (out / "results" / "junit.xml").is_file()
+
+
+def test_gate_runner_refuses_a_summary_without_metric(tmp_path, capsys):
+    summary = {"task": "coco_caption", "model": "m", "metrics": {"overall": {"total": 2}},
+               "scorer": {"name": "caption", "variant": "none", "metric": None}}
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text("m:\n  coco_caption:\n    clip_score: {min: 1}\n")
+    assert main(["runner=gate", f"runner.summary={path}", f"gate.baseline={baseline}"]) == 2
+    assert "no metric of its own to gate on" in capsys.readouterr().err

@@ -37,7 +37,8 @@ _MARKED = re.compile(r"[\(\[（]\s*([A-Z])\s*[\)\]）]|\*\*\s*([A-Z])\s*\*\*")
 _LEADING = re.compile(r"^([A-Z])(?:\s*$|\s*[\.\)\:：,，]|\s+-\s)")
 _SINGLE = re.compile(r"[\(\[（]?\s*([A-Za-z])\s*[\)\]）\.]?")
 # Two letters in a list: "A, B", "A and B", "(A) or (C)", "A/B", "A、B".
-_SEVERAL = re.compile(r"(?<![A-Za-z0-9'’])[\(\[]?([A-Z])[\)\]]?\s*(?:,|，|/|&|、|\band\b|\bor\b|和|或)"
+_SEVERAL = re.compile(r"(?<![A-Za-z0-9'’])[\(\[]?([A-Z])[\)\]]?\s*"
+                      r"(?:,|，|/|&|、|\band\b|\bor\b|和|或)"
                       r"\s*[\(\[]?([A-Z])(?![A-Za-z0-9'’])")
 # A capital letter standing alone as a word.
 _LONE_CAPITAL = re.compile(r"(?<![A-Za-z0-9'’])([A-Z])(?![A-Za-z0-9'’])")

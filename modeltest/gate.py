@@ -1,7 +1,7 @@
 """CI accuracy gates: compare a run's metrics with a baseline file.
 
 Baseline YAML: `<model>: <task>: <metric>: {min: x}` or `{value: x, tolerance: t}`.
-A metric is an overall metric name (`accuracy`, `exact_match`, `final_score`) or
+A metric is an overall metric name (`accuracy`, `exact_match`, `final_score`, `clip_score`) or
 `<subject>/<metric>` (e.g. `MSVD/accuracy`). Values are in the reports' units (percent).
 """
 from __future__ import annotations
@@ -78,7 +78,7 @@ def check_gate(baseline: dict, model: str, task: str, metrics: dict,
 def baseline_entry(metrics: dict, tolerance: float) -> dict:
     """The current overall scores as `{metric: {value, tolerance}}`."""
     overall = metrics["overall"]
-    names = [k for k in ("accuracy", "exact_match", "final_score")
+    names = [k for k in ("accuracy", "exact_match", "final_score", "clip_score")
              if isinstance(overall.get(k), (int, float))]
     return {name: {"value": round(float(overall[name]), 4), "tolerance": tolerance}
             for name in names}

@@ -14,7 +14,7 @@ from runners.demo import ensure_asset
 from runners.evaluation import open_run
 
 
-def _judge(judge_cfg: dict, device: str) -> tuple[ClipJudge, dict]:
+def load_judge(judge_cfg: dict, device: str) -> tuple[ClipJudge, dict]:
     model, weights, config = judge_cfg.get("model"), judge_cfg.get("weights"), judge_cfg.get("config")
     if model == "demo":
         folder = ensure_asset("models", "clip_judge")
@@ -51,7 +51,7 @@ def run(hydra_cfg) -> int:
     if not common:
         raise ConfigError("no image has a caption in both files")
     device = pick_device(run_.cfg["runtime"].get("device"))
-    judge, judge_info = _judge(runner.get("judge") or {}, device)
+    judge, judge_info = load_judge(runner.get("judge") or {}, device)
     batch = int((runner.get("judge") or {}).get("batch_size", 32))
     scores_a = judge.score(common, [captions_a[p] for p in common], batch)
     scores_b = judge.score(common, [captions_b[p] for p in common], batch)

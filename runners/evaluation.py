@@ -73,7 +73,7 @@ def open_run(hydra_cfg, write: bool = True) -> Run:
     task_paths = [cfg["task"].get(key) for key in TASK_PATH_KEYS]
     demo_data = ensure_demo_assets(task_paths)
     try:
-        scorer = get_scorer(cfg["task"]["scorer"])
+        scorer = get_scorer(cfg["task"]["scorer"], cfg["task"])
     except KeyError as err:
         raise ConfigError(err.args[0]) from None
     if (cfg.get("gate") or {}).get("baseline"):   # a bad baseline fails now, not after the run
@@ -82,6 +82,11 @@ def open_run(hydra_cfg, write: bool = True) -> Run:
                        cfg["task"]["name"], {"overall": {}}, source=cfg["gate"]["baseline"])
         except BaselineError as err:
             raise ConfigError(str(err)) from None
+        if scorer.metric is None and not judge_config(cfg):
+            raise ConfigError(
+                f"gate.baseline: task {cfg['task']['name']} has no metric of its own to gate "
+                "on; set runner.judge.model (and runner.judge.weights) to score its captions "
+                "by CLIPScore and gate on clip_score")
     samples, warnings = load_samples(cfg["task"], prompt_template(cfg))
     output_dir = Path(cfg["output_dir"]).expanduser()
     run = Run(cfg, output_dir, scorer, samples, demo_data, list(warnings))
@@ -95,11 +100,25 @@ def open_run(hydra_cfg, write: bool = True) -> Run:
     return run
 
 
-def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str | None,
-                e2e_time: float = 0.0, first_token_time: float = 0.0) -> dict:
-    """The samples.jsonl line of one sample; an errored sample scores 0."""
+def _scored_fields(run: Run, sample: Sample, raw_prediction: str | None,
+                   error: str | None) -> dict:
+    """The fields of a record that the scorer decides; an errored sample scores 0."""
     cleaned = clean_prediction(raw_prediction, run.stop_strings)
     scored = run.scorer.score(cleaned, sample) if error is None else None
+    failed = 0.0 if run.scorer.metric is not None else None
+    return {
+        "cleaned_prediction": cleaned,
+        "normalized_prediction": scored.normalized if scored else "",
+        "references": sample.references,
+        "score": scored.score if scored else failed,
+        "extra": scored.extra if scored else dict(run.scorer.error_extra),
+    }
+
+
+def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str | None,
+                e2e_time: float = 0.0, first_token_time: float = 0.0) -> dict:
+    """The samples.jsonl line of one sample."""
+    fields = _scored_fields(run, sample, raw_prediction, error)
     return {
         "question_id": sample.question_id,
         "subject": sample.subject,
@@ -107,26 +126,102 @@ def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str
         "images": sample.images,
         "video": sample.video,
         "prediction": raw_prediction,
-        "cleaned_prediction": cleaned,
-        "normalized_prediction": scored.normalized if scored else "",
+        "cleaned_prediction": fields["cleaned_prediction"],
+        "normalized_prediction": fields["normalized_prediction"],
         "references": sample.references,
-        "score": scored.score if scored else 0.0,
+        "score": fields["score"],
         "error": error,
         "e2e_time": round(e2e_time, 6),
         "first_token_time": round(first_token_time, 6),
-        "extra": scored.extra if scored else dict(run.scorer.empty_extra),
+        "extra": fields["extra"],
     }
+
+
+def rescore(run: Run, records: list[dict]) -> tuple[list[dict], int]:
+    """Every record scored again from its stored prediction by the current scorer (records
+    read back from samples.jsonl carry the scores of the code that wrote them). Returns the
+    records and how many stored scores changed."""
+    samples = {str(sample.question_id): sample for sample in run.samples}
+    fresh, changed = [], 0
+    for record in records:
+        sample = samples.get(str(record["question_id"]))
+        if sample is None:
+            fresh.append(record)
+            continue
+        fields = _scored_fields(run, sample, record.get("prediction"), record.get("error"))
+        changed += fields["score"] != record.get("score")
+        fresh.append({**record, **fields})
+    return fresh, changed
+
+
+def judge_config(cfg: dict) -> dict | None:
+    """runner.judge when a judge model is set (coco_caption's CLIPScore), else None."""
+    judge = (cfg.get("runner") or {}).get("judge") or {}
+    return judge if judge.get("model") else None
+
+
+def _judge_captions(run: Run, records: list[dict]) -> dict:
+    """Each caption's CLIPScore (max(cos, 0) of image and caption) as its score."""
+    from inference.device import pick_device
+    from runners.clip_compare import load_judge
+
+    judge_cfg = judge_config(run.cfg)
+    device = pick_device(run.cfg["runtime"].get("device"))
+    judge, info = load_judge(judge_cfg, device)
+    judged = [r for r in records if not r["error"]]
+    scores = judge.score([r["images"][0] for r in judged],
+                         [r["cleaned_prediction"] for r in judged],
+                         int(judge_cfg.get("batch_size", 32)))
+    for record, cosine in zip(judged, scores.cosines):
+        record["score"] = max(float(cosine), 0.0)
+        record["extra"] = {"cosine": float(cosine)}
+    for record in records:
+        if record["error"]:
+            record["score"] = 0.0
+    return {**info, "truncated_captions": scores.truncated}
+
+
+def _scoring_notes(run: Run, records: list[dict], overall: dict) -> list[str]:
+    notes = []
+    if run.scorer.name == "textvqa":
+        odd = [str(r["question_id"]) for r in records if len(r["references"]) != 10]
+        if odd:
+            notes.append(f"{len(odd)} question(s) have not ten reference answers (the official "
+                         "evaluator requires ten; scored over the answers given): "
+                         + ", ".join(odd[:20]) + (" ..." if len(odd) > 20 else ""))
+    if run.scorer.name == "videobench":
+        reads = ", ".join(f"{overall.get('read_by_' + how, 0)} by {how}"
+                          for how in ("letter", "text", "similarity"))
+        notes.append(f"choices read: {reads}; {overall.get('unparsed', 0)} unparsed")
+    return notes
 
 
 def write_reports(run: Run, records: list[dict], timing: dict | None = None) -> dict:
     """Every report from the records; returns the summary."""
     order = {sample.question_id: index for index, sample in enumerate(run.samples)}
     records = sorted(records, key=lambda r: order.get(r["question_id"], len(order)))
-    metrics = aggregate(records, run.scorer)
-    rows = metric_rows(run.task, metrics, run.scorer.metric)
+    records, changed = rescore(run, records)
+    scorer_info = run.scorer.describe()
+    metric = run.scorer.metric
+    if run.scorer.name == "caption" and judge_config(run.cfg):
+        metric = "clip_score"
+        scorer_info.update(variant="clip_score", metric=metric,
+                           judge=_judge_captions(run, records),
+                           source="mean CLIPScore (100 * max(cos, 0)) by runner.judge")
+    metrics = aggregate(records, run.scorer, metric)
+    rows = metric_rows(run.task, metrics, metric)
     stem = f"{run.task}_{run.model}"
     notes = list(run.notes)
+    notes.append(f"scored by {scorer_info['name']} ({scorer_info['variant']}): "
+                 f"{scorer_info['source']}")
+    if changed:
+        notes.append(f"{changed} stored score(s) in samples.jsonl differ from the current "
+                     "scorer's; the reports use the current scorer")
+    if metric is None:
+        notes.append(f"task {run.task} has no metric of its own: set runner.judge.model "
+                     "(and runner.judge.weights) for the mean CLIPScore of the captions")
     overall = metrics["overall"]
+    notes.extend(_scoring_notes(run, records, overall))
     if overall.get("subsets_not_run"):
         notes.append("Video-Bench groups and final score average only the subsets run; not run: "
                      + ", ".join(overall["subsets_not_run"]))
@@ -138,6 +233,7 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None) -> 
         "task": run.task,
         "model": run.model,
         "runner": run.cfg["runner"]["name"],
+        "scorer": scorer_info,
         "metrics": metrics,
         "num_samples": len(records),
         "num_errors": len(errors),

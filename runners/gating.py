@@ -13,6 +13,11 @@ def apply_gate(gate_cfg: dict | None, summary: dict, results_dir: Path) -> int:
     """0 when no gate is set or every metric meets its baseline, else 3."""
     gate_cfg = gate_cfg or {}
     model, task, metrics = summary["model"], summary["task"], summary["metrics"]
+    if (gate_cfg.get("baseline") or gate_cfg.get("write_baseline")) \
+            and (summary.get("scorer") or {"metric": ""}).get("metric") is None:
+        raise ConfigError(f"gate: task {task} has no metric of its own to gate on; score its "
+                          "captions with runner.judge.model (and runner.judge.weights) and "
+                          "gate on clip_score")
     try:
         if gate_cfg.get("write_baseline"):
             path = write_baseline(gate_cfg["write_baseline"], model, task, metrics,

@@ -7,9 +7,14 @@ from modeltest.scorers.vqav2 import vqa_v2_accuracy
 
 def test_references_are_always_normalised():
     # unlike vqaEval.py, identical references are processed too
-    assert textvqa_accuracy("t-shirt", ["t-shirt"] * 10) == 1.0
-    assert vqa_v2_accuracy("t-shirt", ["t-shirt"] * 10) == 0.0
     assert textvqa_accuracy("STOP", ["Stop"] * 10) == 1.0
+    assert vqa_v2_accuracy("STOP", ["Stop"] * 10) == 0.0
+
+
+def test_empty_prediction_goes_through_the_processor():
+    # MMF scores "" like any string: it matches answers that normalise to "" ("a", "(a)")
+    assert textvqa_accuracy("", ["a"] * 3 + ["(a)"] + ["b"] * 6) == 1.0
+    assert textvqa_accuracy("", ["b"] * 10) == 0.0
 
 
 def test_word_tokenize_step():

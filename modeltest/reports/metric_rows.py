@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 
-def metric_rows(task: str, metrics: dict, metric: str) -> list[dict]:
-    """One row per subject, then Video-Bench groups and final score, then the overall row."""
+def metric_rows(task: str, metrics: dict, metric: str | None) -> list[dict]:
+    """One row per subject, then Video-Bench groups and final score, then the overall row.
+    A task with no metric (captions without a judge) gets one overall row with no value."""
+    if metric is None:
+        overall = metrics["overall"]
+        return [{"task": task, "subject": "overall", "total": overall["total"], "pass": "",
+                 "metric": "none", "value": ""}]
     rows = []
     extra_names = [k for k in ("exact_match",) if k in metrics["overall"]]
     for subject, values in metrics.items():

@@ -8,6 +8,25 @@ from modeltest.samples import DataError, Sample
 from modeltest.tasks.io import read_json, require_dir, require_file, resolve_media
 
 COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}
+# What Video-Bench's evaluation loop (README "Step1") appends to the question, per option
+# count: the 6-option form starts with "Choices: " and no space; the 2-, 3- and 5-option
+# forms end with a space after "is:", the 4- and 6-option forms do not. Other counts get
+# nothing appended (the official loop has no branch for them).
+_OFFICIAL_TAIL = {2: " ", 3: " ", 4: "", 5: " ", 6: ""}
+
+
+def official_choices_text(choices: dict[str, str]) -> str:
+    """The text the official loop appends to the question for these options."""
+    count = len(choices)
+    if count not in _OFFICIAL_TAIL:
+        return ""
+    letters = "ABCDEF"[:count]
+    if set(letters) != set(choices):    # not A..F: the options in their own order
+        letters = "".join(choices) if all(len(k) == 1 for k in choices) else list(choices)
+    options = " ".join(f"{letter}.{choices[letter]}" for letter in letters)
+    lead = "Choices: " if count == 6 else " "
+    return (f"{lead}{options} \n Among the {COUNT_WORDS[count]} options {', '.join(letters)} "
+            f"above, the one closest to the correct answer is:{_OFFICIAL_TAIL[count]}")
 
 
 def selected_subjects(cfg) -> dict[str, str]:
@@ -27,9 +46,12 @@ def selected_subjects(cfg) -> dict[str, str]:
 
 
 def format_prompt(template: str, question: str, choices: dict[str, str]) -> str:
+    """`{question}{choices}` (the default) is the official prompt; {options}, {count_word} and
+    {letters} are there for other templates."""
     letters = list(choices)
     return template.format(
         question=question,
+        choices=official_choices_text(choices),
         options=" ".join(f"{letter}.{choices[letter]}" for letter in letters),
         count_word=COUNT_WORDS.get(len(letters), str(len(letters))),
         letters=", ".join(letters))

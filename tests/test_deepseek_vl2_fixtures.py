@@ -113,6 +113,43 @@ def test_placeholder_count_must_match_the_images(adapter, tmp_path):
         model.prepare(Request("x", "<image> and <image>?", [image]))
 
 
+def gate_cases():
+    from safetensors import safe_open
+
+    path = FIXTURES / "deepseek_vl2" / "moe_gate_cases.safetensors"
+    with safe_open(str(path), framework="pt") as handle:
+        settings = json.loads(handle.metadata()["settings"])
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    return [(case, fields, {k.split(".", 1)[1]: v for k, v in tensors.items()
+                            if k.startswith(case + ".")}) for case, fields in settings.items()]
+
+
+@pytest.mark.parametrize("case, fields, tensors", gate_cases(), ids=lambda v: v
+                         if isinstance(v, str) else "")
+def test_moe_routing_matches_the_original_gate(case, fields, tensors):
+    """Expert choice and weights of the original MoEGate, recorded for settings beyond the
+    fixtures' (noaux_tc over 4 groups, group_limited_greedy, top-1 with norm_topk_prob)."""
+    from inference.models.deepseek_vl2 import MoEGate, MoESettings
+
+    settings = MoESettings(n_routed_experts=fields["n_routed_experts"],
+                           num_experts_per_tok=fields["num_experts_per_tok"],
+                           moe_intermediate_size=8, n_shared_experts=None,
+                           **{k: fields[k] for k in ("topk_method", "scoring_func", "n_group",
+                                                     "topk_group", "norm_topk_prob",
+                                                     "routed_scaling_factor")})
+    gate = MoEGate(fields["hidden_size"], settings)
+    gate.load_state_dict({k: v for k, v in tensors.items()
+                          if k in ("weight", "e_score_correction_bias")})
+    hidden = tensors["hidden"]
+    index, weights = gate(hidden.reshape(-1, hidden.shape[-1]))
+    mine = [dict(zip(i, w)) for i, w in zip(index.tolist(), weights.tolist())]
+    theirs = [dict(zip(i, w)) for i, w in zip(tensors["topk_idx"].tolist(),
+                                             tensors["topk_weight"].tolist())]
+    for token, (a, b) in enumerate(zip(mine, theirs)):
+        assert a.keys() == b.keys(), (case, token)
+        assert all(abs(a[e] - b[e]) <= 1e-6 for e in a), (case, token)
+
+
 def test_unused_original_tensors_are_ignored_and_reported(caplog):
     folder = FIXTURES / "deepseek_vl2"
     with caplog.at_level(logging.WARNING):

@@ -6,13 +6,21 @@ JSON and tensors, its Python files never imported.
 
 Image tokens, as the original processor lays them out: the global view's h rows of w tokens
 plus a newline each, a view separator, then the local tiles as one (rows*h) x (cols*w) grid
-with a newline per row.
+with a newline per row. A request with more than two images (video frames) is not tiled: each
+image is one padded global view plus one local view, as the original processor does
+(`cropping=len(images) <= 2`). A question holding `<image>` gets the image there.
+
+The mixture-of-experts layers are this module's own (`DeepseekMoE`), with the original
+routing (softmax or sigmoid scores; `greedy`, `group_limited_greedy` or `noaux_tc` top-k with
+e_score_correction_bias; weights normalised only when top_k > 1 and norm_topk_prob, scaled by
+routed_scaling_factor) and the original tensor names, so that a checkpoint's experts load as
+they are and tensor parallelism can split them by expert.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +35,10 @@ from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import (FirstTokenClock, Generation, ModelPathError, PreparedRequest,
                                    check_model_path, cut_at_eos, trim_padding)
-from inference.tensor_parallel import shard_language_model
+from inference.tensor_parallel import shard_deepseek_language_model
 from inference.requests import Request
+
+log = logging.getLogger(__name__)
 
 ORIGINAL_MODEL_TYPE = "deepseek_vl_v2"
 IMAGE_TOKEN = "<image>"
@@ -61,10 +71,13 @@ def select_best_resolution(size: tuple[int, int], candidates) -> tuple[int, int]
     return best
 
 
-def tile_image(image: Image.Image, spec: TilingSpec) -> tuple[list[Image.Image], int, int]:
-    """[global view, tiles row by row], tile columns, tile rows."""
+def tile_image(image: Image.Image, spec: TilingSpec,
+               cropping: bool = True) -> tuple[list[Image.Image], int, int]:
+    """[global view, tiles row by row], tile columns, tile rows. Without cropping (more than
+    two images in a request) the local view is the image padded to one tile."""
     fill = tuple(int(m * 255) for m in spec.mean)
-    width, height = select_best_resolution(image.size, spec.candidates)
+    width, height = select_best_resolution(image.size, spec.candidates) if cropping \
+        else (spec.tile_size, spec.tile_size)
     global_view = ImageOps.pad(image, (spec.tile_size, spec.tile_size), color=fill)
     canvas = ImageOps.pad(image, (width, height), color=fill)
     tiles = [canvas.crop((x, y, x + spec.tile_size, y + spec.tile_size))
@@ -96,11 +109,177 @@ class MlpProjector(nn.Module):
         return self.layers(x)
 
 
-class DeepseekVL2ForCausalLM(nn.Module):
-    def __init__(self, vision_config, language_config, projector: dict):
+# -- the language model's mixture of experts, as the original computes it ------------------
+# The original DeepseekV2Config's defaults (configuration_deepseek.py of deepseek-ai/DeepSeek-VL2),
+# for keys a checkpoint's language_config leaves out. transformers' own defaults differ.
+ORIGINAL_LANGUAGE_DEFAULTS = dict(
+    vocab_size=102400, hidden_size=4096, intermediate_size=11008, moe_intermediate_size=1407,
+    num_hidden_layers=30, num_attention_heads=32, num_key_value_heads=32, n_shared_experts=None,
+    n_routed_experts=None, routed_scaling_factor=1.0, kv_lora_rank=512, q_lora_rank=1536,
+    qk_rope_head_dim=64, v_head_dim=128, qk_nope_head_dim=128, topk_method="gready",
+    n_group=None, topk_group=None, num_experts_per_tok=None, moe_layer_freq=1,
+    first_k_dense_replace=0, norm_topk_prob=False, scoring_func="softmax", hidden_act="silu",
+    max_position_embeddings=2048, rms_norm_eps=1e-6, bos_token_id=100000, eos_token_id=100001,
+    pad_token_id=None, tie_word_embeddings=False, rope_theta=10000.0, rope_scaling=None,
+    attention_bias=False, attention_dropout=0.0, use_mla=True, ep_size=1)
+TOPK_METHODS = ("greedy", "group_limited_greedy", "noaux_tc")
+
+
+@dataclass
+class MoESettings:
+    """The original MoEGate's parameters (language_config keys of the same names)."""
+    n_routed_experts: int
+    num_experts_per_tok: int
+    moe_intermediate_size: int
+    n_shared_experts: int | None
+    topk_method: str = "greedy"
+    scoring_func: str = "softmax"
+    n_group: int | None = None
+    topk_group: int | None = None
+    norm_topk_prob: bool = False
+    routed_scaling_factor: float = 1.0
+    hidden_act: str = "silu"
+
+    @classmethod
+    def from_original(cls, language: dict) -> "MoESettings":
+        settings = cls(**{k: language[k] for k in cls.__dataclass_fields__})
+        if settings.topk_method not in TOPK_METHODS:
+            raise ValueError(f"language_config.topk_method={settings.topk_method!r} is not one of "
+                             f"{', '.join(TOPK_METHODS)}")
+        if settings.scoring_func not in ("softmax", "sigmoid"):
+            raise ValueError(f"language_config.scoring_func={settings.scoring_func!r} is not "
+                             "softmax or sigmoid")
+        if settings.topk_method != "greedy":
+            groups = settings.n_group or 0
+            if groups < 1 or settings.n_routed_experts % groups or not settings.topk_group:
+                raise ValueError(f"language_config: topk_method {settings.topk_method} needs "
+                                 f"n_group dividing n_routed_experts={settings.n_routed_experts} "
+                                 f"and topk_group (got {settings.n_group}, {settings.topk_group})")
+        return settings
+
+
+class GatedMLP(nn.Module):
+    def __init__(self, hidden: int, intermediate: int, act: str):
+        from transformers.activations import ACT2FN
+
         super().__init__()
-        from transformers import (DeepseekV2ForCausalLM, DeepseekV3ForCausalLM,
-                                  SiglipVisionModel)
+        self.gate_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.up_proj = nn.Linear(hidden, intermediate, bias=False)
+        self.down_proj = nn.Linear(intermediate, hidden, bias=False)
+        self.act_fn = ACT2FN[act]
+
+    def forward(self, x):
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class MoEGate(nn.Module):
+    """Top-k expert selection with the original's scores, groups and weights (in fp32)."""
+
+    def __init__(self, hidden: int, moe: MoESettings):
+        super().__init__()
+        self.moe = moe
+        self.weight = nn.Parameter(torch.zeros(moe.n_routed_experts, hidden))
+        if moe.topk_method == "noaux_tc":
+            self.e_score_correction_bias = nn.Parameter(torch.zeros(moe.n_routed_experts))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        moe, tokens = self.moe, x.shape[0]
+        logits = F.linear(x.float(), self.weight.float())
+        scores = logits.softmax(dim=-1) if moe.scoring_func == "softmax" else logits.sigmoid()
+        if moe.topk_method == "greedy":
+            weights, index = torch.topk(scores, k=moe.num_experts_per_tok, dim=-1, sorted=False)
+        else:
+            choice = scores + self.e_score_correction_bias[None] \
+                if moe.topk_method == "noaux_tc" else scores
+            grouped = choice.view(tokens, moe.n_group, -1)
+            group_scores = grouped.topk(2, dim=-1)[0].sum(dim=-1) \
+                if moe.topk_method == "noaux_tc" else grouped.max(dim=-1).values
+            keep = torch.zeros_like(group_scores).scatter_(
+                1, torch.topk(group_scores, k=moe.topk_group, dim=-1, sorted=False)[1], 1)
+            keep = keep[:, :, None].expand_as(grouped).reshape(tokens, -1).bool()
+            masked = choice.masked_fill(~keep, 0.0)      # 0, not -inf, as the original
+            weights, index = torch.topk(masked, k=moe.num_experts_per_tok, dim=-1, sorted=False)
+            if moe.topk_method == "noaux_tc":
+                weights = scores.gather(1, index)
+        if moe.num_experts_per_tok > 1 and moe.norm_topk_prob:
+            weights = weights / (weights.sum(dim=-1, keepdim=True) + 1e-20)
+        return index, weights * moe.routed_scaling_factor
+
+
+class DeepseekMoE(nn.Module):
+    """Routed experts (per-expert MLPs, original names) weighted in fp32, plus shared experts.
+    Under tensor parallelism each rank keeps a contiguous range of experts and a slice of the
+    shared experts' width; the partial sums are all-reduced over the tp group."""
+
+    def __init__(self, hidden: int, moe: MoESettings):
+        super().__init__()
+        self.experts = nn.ModuleList(GatedMLP(hidden, moe.moe_intermediate_size, moe.hidden_act)
+                                     for _ in range(moe.n_routed_experts))
+        self.gate = MoEGate(hidden, moe)
+        if moe.n_shared_experts:
+            self.shared_experts = GatedMLP(hidden, moe.moe_intermediate_size * moe.n_shared_experts,
+                                           moe.hidden_act)
+        self.local = range(moe.n_routed_experts)
+        self.group = None
+        self.shared_here = True
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        shape = hidden_states.shape
+        x = hidden_states.reshape(-1, shape[-1])
+        index, weights = self.gate(x)
+        per_slot = x.new_zeros(*index.shape, x.shape[-1])
+        for expert in self.local:
+            token, slot = torch.nonzero(index == expert, as_tuple=True)
+            if token.numel():
+                per_slot[token, slot] = self.experts[expert](x[token])
+        y = (per_slot.float() * weights[..., None]).sum(dim=1).to(x.dtype)
+        if hasattr(self, "shared_experts") and self.shared_here:
+            y = y + self.shared_experts(x)
+        if self.group is not None:
+            torch.distributed.all_reduce(y, group=self.group)
+        return y.view(shape)
+
+    def shard(self, rank: int, size: int, group) -> None:
+        """Keep experts [rank*E/size, (rank+1)*E/size) and 1/size of the shared experts' width
+        (all of it on rank 0 when size does not divide it)."""
+        count = len(self.experts)
+        self.local = range(rank * count // size, (rank + 1) * count // size)
+        for index in range(count):
+            if index not in self.local:
+                self.experts[index] = nn.Module()       # weights of other ranks' experts dropped
+        self.group = group
+        shared = getattr(self, "shared_experts", None)
+        if shared is not None:
+            width = shared.gate_proj.out_features
+            if width % size:
+                self.shared_here = rank == 0
+            else:
+                part = slice(rank * width // size, (rank + 1) * width // size)
+                with torch.no_grad():
+                    for name in ("gate_proj", "up_proj"):
+                        linear = getattr(shared, name)
+                        new = nn.Linear(linear.in_features, width // size, bias=False)
+                        new.weight = nn.Parameter(linear.weight[part].clone())
+                        setattr(shared, name, new)
+                    new = nn.Linear(width // size, shared.down_proj.out_features, bias=False)
+                    new.weight = nn.Parameter(shared.down_proj.weight[:, part].clone())
+                    shared.down_proj = new
+
+
+def is_moe_layer(index: int, language: dict) -> bool:
+    return (language["n_routed_experts"] is not None
+            and index >= language["first_k_dense_replace"]
+            and index % language["moe_layer_freq"] == 0)
+
+
+class DeepseekVL2ForCausalLM(nn.Module):
+    def __init__(self, vision_config, language_config, projector: dict,
+                 original_language: dict | None = None):
+        """`original_language`: the checkpoint's language_config with the original defaults
+        filled in (which layers are MoE and how they route); without it, taken from
+        `language_config` (a transformers DeepseekV2Config)."""
+        super().__init__()
+        from transformers import DeepseekV2ForCausalLM, SiglipVisionModel
 
         self.vision = SiglipVisionModel(vision_config)
         self.projector = MlpProjector(vision_config.hidden_size, language_config.hidden_size,
@@ -108,9 +287,20 @@ class DeepseekVL2ForCausalLM(nn.Module):
         n_embed = language_config.hidden_size
         self.image_newline = nn.Parameter(torch.zeros(n_embed))
         self.view_seperator = nn.Parameter(torch.zeros(n_embed))   # (sic) as in the checkpoint
-        language_class = DeepseekV3ForCausalLM if language_config.model_type == "deepseek_v3" \
-            else DeepseekV2ForCausalLM
-        self.language = language_class(language_config)
+        self.language = DeepseekV2ForCausalLM(language_config)
+        if original_language is None:
+            original_language = dict(ORIGINAL_LANGUAGE_DEFAULTS)
+            original_language.update({k: getattr(language_config, k) for k in original_language
+                                      if hasattr(language_config, k)})
+        from transformers.models.deepseek_v2.modeling_deepseek_v2 import DeepseekV2MLP
+
+        moe = MoESettings.from_original(original_language) \
+            if original_language["n_routed_experts"] is not None else None
+        for index, layer in enumerate(self.language.model.layers):
+            if is_moe_layer(index, original_language):
+                layer.mlp = DeepseekMoE(n_embed, moe)
+            elif not isinstance(layer.mlp, DeepseekV2MLP):
+                layer.mlp = DeepseekV2MLP(language_config)
 
     def image_embeddings(self, pixels: torch.Tensor, columns: int, rows: int) -> torch.Tensor:
         """Embeddings of one image's [global, tiles...] in the original token order."""
@@ -129,46 +319,63 @@ class DeepseekVL2ForCausalLM(nn.Module):
 
 
 # -- original checkpoint layout ------------------------------------------------------------
-def convert_state_dict(tensors) -> dict[str, torch.Tensor]:
-    """Original names -> this module's: timm SigLIP -> transformers' SigLIP, per-expert
-    weights -> transformers' stacked expert tensors."""
+def convert_state_dict(tensors) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Original names -> this module's (timm SigLIP -> transformers' SigLIP; the language model
+    keeps its names), and the names of tensors the original builds but never uses (the SigLIP
+    attention-pool head, which the original's `ignore_head` skips)."""
     converted: dict[str, torch.Tensor] = {}
-    experts: dict[str, dict[int, dict[str, torch.Tensor]]] = {}
+    ignored: list[str] = []
     for key, tensor in tensors:
         siglip = convert_timm_siglip(key, tensor, "vision.", "vision.")
-        if siglip is not None:
-            converted.update(siglip)
-            continue
-        expert = re.match(r"^(language\.model\.layers\.\d+\.mlp\.experts)\.(\d+)\.(\w+)\.weight$", key)
-        if expert:
-            experts.setdefault(expert.group(1), {}).setdefault(int(expert.group(2)), {})[
-                expert.group(3)] = tensor
-        else:
+        if siglip is None:
             converted[key] = tensor
-    for prefix, by_index in experts.items():
-        ordered = [by_index[i] for i in sorted(by_index)]
-        converted[f"{prefix}.gate_up_proj"] = torch.stack(
-            [torch.cat([e["gate_proj"], e["up_proj"]], dim=0) for e in ordered])
-        converted[f"{prefix}.down_proj"] = torch.stack([e["down_proj"] for e in ordered])
-    return converted
+        elif siglip:
+            converted.update(siglip)
+        else:
+            ignored.append(key)
+    return converted, ignored
+
+
+def original_language_config(raw: dict) -> dict:
+    """The checkpoint's language_config with the original DeepseekV2Config defaults filled in."""
+    language = dict(ORIGINAL_LANGUAGE_DEFAULTS)
+    language.update({k: v for k, v in raw.items() if k in ORIGINAL_LANGUAGE_DEFAULTS})
+    if language["num_key_value_heads"] is None:
+        language["num_key_value_heads"] = language["num_attention_heads"]
+    return language
 
 
 def _language_config(raw: dict):
-    from transformers import DeepseekV2Config, DeepseekV3Config
+    """transformers' DeepseekV2Config for the attention and dense layers of the original."""
+    from transformers import DeepseekV2Config
 
-    language = {k: v for k, v in raw.items()
-                if k not in ("architectures", "auto_map", "torch_dtype", "_name_or_path",
-                             "model_type", "use_mla", "rope_scaling", "rope_theta")}
-    rope = {"rope_type": "default", "rope_theta": float(raw.get("rope_theta", 10000.0))}
-    if raw.get("rope_scaling"):
-        scaling = dict(raw["rope_scaling"])
-        rope.update(scaling, rope_type=scaling.pop("type", scaling.get("rope_type", "default")))
-    if raw.get("use_mla") is False:
+    language = original_language_config(raw)
+    if language["use_mla"] is False:
         raise ValueError("DeepSeek-VL2 checkpoints without multi-head latent attention "
                          "(use_mla: false, deepseek-vl2-tiny) are not supported")
-    if raw.get("topk_method") == "noaux_tc" or raw.get("scoring_func") == "sigmoid":
-        return DeepseekV3Config(**language, rope_parameters=rope)
-    return DeepseekV2Config(**language, rope_parameters=rope)
+    if language["ep_size"] != 1:
+        raise ValueError(f"language_config.ep_size={language['ep_size']}: expert parallelism "
+                         "inside the checkpoint config is not supported; use runtime.tp")
+    if language["n_routed_experts"] is not None:
+        MoESettings.from_original(language)      # fail early on settings it cannot honour
+    if int(language["moe_layer_freq"]) < 1:
+        raise ValueError("language_config.moe_layer_freq must be at least 1")
+    rope = {"rope_type": "default", "rope_theta": float(language["rope_theta"])}
+    if language["rope_scaling"]:
+        scaling = dict(language["rope_scaling"])
+        rope.update(scaling, rope_type=scaling.pop("type", scaling.get("rope_type", "default")))
+    fields = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+              "num_attention_heads", "num_key_value_heads", "hidden_act",
+              "max_position_embeddings", "rms_norm_eps", "pad_token_id", "bos_token_id",
+              "eos_token_id", "tie_word_embeddings", "attention_bias", "attention_dropout",
+              "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+              "v_head_dim")
+    dense = language["first_k_dense_replace"] if language["n_routed_experts"] is not None \
+        else language["num_hidden_layers"]
+    # transformers' MoE layers are replaced by DeepseekMoE: build them one expert wide
+    return DeepseekV2Config(**{k: language[k] for k in fields}, rope_parameters=rope,
+                            first_k_dense_replace=dense, n_routed_experts=1, n_shared_experts=1,
+                            num_experts_per_tok=1, moe_intermediate_size=1)
 
 
 def load_original(folder: Path, dtype: torch.dtype):
@@ -180,33 +387,49 @@ def load_original(folder: Path, dtype: torch.dtype):
         raise ModelPathError(f"{folder}: model_type is {raw.get('model_type')!r}, "
                              f"expected {ORIGINAL_MODEL_TYPE!r}")
     vision = raw["vision_config"]
-    width, patch = int(vision["width"]), int(vision.get("patch_size", 14))
+    if vision.get("ignore_head", True) is not True or vision.get("class_token", False):
+        raise ValueError("vision_config: only the original's ignore_head=true, "
+                         "class_token=false SigLIP tower is supported")
+    if raw.get("tile_tag", "2D") != "2D" or raw.get("global_view_pos", "head") != "head":
+        raise ValueError(f"tile_tag={raw.get('tile_tag')!r}, global_view_pos="
+                         f"{raw.get('global_view_pos')!r}: only '2D' with the global view at "
+                         "the head is supported (as every released DeepSeek-VL2)")
+    width, patch = int(vision["width"]), int(vision.get("patch_size", 16))
     vision_config = SiglipVisionConfig(
         hidden_size=width, num_hidden_layers=int(vision["layers"]),
         num_attention_heads=int(vision.get("heads", 16)),
-        intermediate_size=int(round(width * float(vision.get("mlp_ratio", 4.0)))),
+        intermediate_size=int(width * float(vision.get("mlp_ratio", 4.0))),
         image_size=int(vision.get("image_size", 384)), patch_size=patch,
         hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6,
         vision_use_head=False)
     projector = raw.get("projector_config", {})
-    if projector.get("projector_type", "downsample_mlp_gelu") != "downsample_mlp_gelu":
-        raise ValueError(f"projector {projector.get('projector_type')!r} is not supported")
+    if projector.get("projector_type", "downsample_mlp_gelu") != "downsample_mlp_gelu" \
+            or int(projector.get("depth", 2)) != 2 or projector.get("token_pooling"):
+        raise ValueError(f"projector_config {projector}: only downsample_mlp_gelu of depth 2 "
+                         "is supported")
+    language = original_language_config(raw["language_config"])
     model = DeepseekVL2ForCausalLM(vision_config, _language_config(raw["language_config"]),
                                    {"downsample_ratio": int(projector.get("downsample_ratio", 2)),
-                                    "mlp_ratio": int(projector.get("mlp_ratio", 1))})
+                                    "mlp_ratio": int(projector.get("mlp_ratio", 1))}, language)
     tensors = dict(iter_tensors(folder))
     fc1 = tensors.get("vision.blocks.0.mlp.fc1.weight")
     if fc1 is not None and fc1.shape[0] != vision_config.intermediate_size:
         raise ValueError(f"{folder}: vision mlp width {fc1.shape[0]} does not match the config")
-    missing, unexpected = model.load_state_dict(convert_state_dict(tensors.items()), strict=False)
+    converted, ignored = convert_state_dict(tensors.items())
+    missing, unexpected = model.load_state_dict(converted, strict=False)
     if missing or unexpected:
         raise ModelPathError(f"{folder}: weights do not match the DeepSeek-VL2 layout "
                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    if ignored:
+        log.warning("%s: %d tensors that the original DeepSeek-VL2 builds but never uses were "
+                    "ignored: %s", folder, len(ignored), ", ".join(sorted(ignored)))
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     spec = TilingSpec(int(vision.get("image_size", 384)), patch,
                       int(projector.get("downsample_ratio", 2)),
                       [tuple(c) for c in raw.get("candidate_resolutions", [[384, 384]])])
+    model.ignored_tensors = sorted(ignored)
     return model.to(dtype).eval(), tokenizer, spec
+
 
 
 @dataclass
@@ -228,8 +451,9 @@ class DeepseekVL2Adapter:
         folder = check_model_path(model_cfg.get("model_path"))
         self.model, self.tokenizer, self.spec = load_original(folder, dtype)
         self.model = self.model.to(device)
+        self.ignored_tensors = self.model.ignored_tensors
         if tp_mesh is not None:
-            shard_language_model(self.model.language, tp_mesh)
+            shard_deepseek_language_model(self.model.language, tp_mesh)
         vision = model_cfg.get("vision") or {}
         self.fps = float(vision.get("fps", 0.5))
         self.max_frames = int(vision.get("max_frames", 4))
@@ -251,16 +475,24 @@ class DeepseekVL2Adapter:
         images = [load_image(p) for p in request.images]
         if request.video:
             images += load_video_frames(request.video, self.fps, self.max_frames)
+        placeholders = request.text.count(IMAGE_TOKEN)
+        if placeholders and placeholders != len(images):
+            raise ValueError(f"the question holds {placeholders} {IMAGE_TOKEN} placeholders for "
+                             f"{len(images)} images")
+        cropping = len(images) <= 2       # the original processor tiles only one or two images
         tiled = []
         for image in images:
-            tiles, columns, rows = tile_image(image, self.spec)
+            tiles, columns, rows = tile_image(image, self.spec, cropping)
             tiled.append((self._pixels(tiles), columns, rows))
         return PreparedVL2(request, images, None, tiled)
 
     def _prompt_ids(self, prepared: PreparedVL2) -> list[int]:
-        """<bos><|User|>: <image>\\n...{text}\\n\\n<|Assistant|>: with image tokens expanded."""
-        text = "".join(f"{IMAGE_TOKEN}\n" for _ in prepared.tiles) + prepared.request.text
-        prompt = f"<|User|>: {text}\n\n<|Assistant|>:"
+        """<bos><|User|>: <image>\\n...{text}\\n\\n<|Assistant|>: with image tokens expanded;
+        a question that holds <image> itself keeps the images where it puts them."""
+        text = prepared.request.text
+        if IMAGE_TOKEN not in text:
+            text = "".join(f"{IMAGE_TOKEN}\n" for _ in prepared.tiles) + text
+        prompt = f"<|User|>: {text.strip()}\n\n<|Assistant|>:"
         ids = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         for index, piece in enumerate(prompt.split(IMAGE_TOKEN)):
             if index:

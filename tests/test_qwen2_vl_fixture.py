@@ -38,9 +38,9 @@ def _records(out: Path) -> dict[str, dict]:
 def _textvqa(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "textvqa_val.jsonl"
-    data.write_text("".join(json.dumps({"image": str(FIXTURE / s["file"]), "question": s["question"],
-                                        "question_id": s["id"], "answer": "x"}) + "\n"
-                            for s in IMAGES))
+    data.write_text("".join(
+        json.dumps({"image": str(FIXTURE / s["file"]), "question": s["question"],
+                    "question_id": s["id"], "answer": "x"}) + "\n" for s in IMAGES))
     (folder / "textvqa_val_annotations.json").write_text(json.dumps({"annotations": [
         {"question_id": s["id"], "answers": [{"answer": "x"}] * 10} for s in IMAGES]}))
     return data

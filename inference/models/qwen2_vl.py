@@ -97,9 +97,10 @@ class Qwen2VLAdapter(ImageTextAdapter):
         # Videos go through the processor with the image processor's pixel limits, as in
         # transformers 4.46 (where the image processor handled videos); frames arrive already
         # at their smart size, so no further cap applies.
-        image_processor = self.processor.image_processor
-        size = dict(image_processor.size)
-        return {"videos_kwargs": {"size": size, "cap_pixels_per_frame": False}}
+        videos = {"size": dict(self.processor.image_processor.size)}
+        if hasattr(getattr(self.processor, "video_processor", None), "cap_pixels_per_frame"):
+            videos["cap_pixels_per_frame"] = False      # recent transformers 5 releases
+        return {"videos_kwargs": videos}
 
     # -- media as qwen-vl-utils prepares it ---------------------------------------------
     def resize_image(self, image):

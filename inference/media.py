@@ -62,3 +62,72 @@ def load_video_frames(path: str, fps: float = 0.5, max_frames: int = 8) -> list[
         raise MediaError(f"cannot decode video {path}: {err}") from None
     finally:
         container.close()
+
+
+def _open_video(path: str):
+    import av
+
+    try:
+        return av.open(path)
+    except FileNotFoundError:
+        raise MediaError(f"video not found: {path}") from None
+    except Exception as err:
+        raise MediaError(f"cannot open video {path}: {err}") from None
+
+
+def video_frame_count_and_rate(path: str) -> tuple[int, float]:
+    """(number of frames, average frame rate) of the first video stream, as a frame-indexed
+    reader (decord) reports them: the container's frame count, or the decoded count where the
+    container has none."""
+    container = _open_video(path)
+    try:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or 0)
+        count = int(stream.frames or 0)
+        if count <= 0:
+            count = sum(1 for _ in container.decode(stream))
+        if count <= 0 or rate <= 0:
+            raise MediaError(f"no frame count or frame rate in video {path}")
+        return count, rate
+    except MediaError:
+        raise
+    except Exception as err:
+        raise MediaError(f"cannot decode video {path}: {err}") from None
+    finally:
+        container.close()
+
+
+def load_video_frames_at(path: str, indices: list[int]):
+    """The decoded frames at these frame indices (in decoding order), as one uint8 array
+    (T, H, W, 3) in RGB. A stream that ends early repeats its last frame."""
+    import numpy as np
+
+    wanted: dict[int, list[int]] = {}
+    for slot, index in enumerate(indices):
+        wanted.setdefault(int(index), []).append(slot)
+    frames: list = [None] * len(indices)
+    container = _open_video(path)
+    try:
+        stream = container.streams.video[0]
+        last = None
+        for number, frame in enumerate(container.decode(stream)):
+            if number > max(wanted):
+                break
+            if number in wanted:
+                last = frame.to_ndarray(format="rgb24")
+                for slot in wanted[number]:
+                    frames[slot] = last
+        if last is None:
+            raise MediaError(f"no decodable frame in video {path}")
+        filled = None
+        for slot in range(len(frames)):
+            if frames[slot] is None:
+                frames[slot] = filled if filled is not None else last
+            filled = frames[slot]
+        return np.stack(frames)
+    except MediaError:
+        raise
+    except Exception as err:
+        raise MediaError(f"cannot decode video {path}: {err}") from None
+    finally:
+        container.close()

@@ -22,7 +22,6 @@ from tabulate import tabulate
 
 from inference.device import pick_device, resolve_dtype
 from inference.engine import Engine
-from inference.media import load_image
 from inference.models import create_adapter
 from inference.requests import Request
 from modeltest.demo_data import build_textvqa
@@ -36,7 +35,7 @@ def baseline_loop(adapter, requests: list[Request]) -> list[str]:
     processor, model = adapter.processor, adapter.model
     answers = []
     for request in requests:
-        image = load_image(request.images[0])
+        image = adapter.prepare(request).images[0]   # the model's own media rules (e.g. Qwen2-VL's resize)
         messages = [{"role": "user", "content": [{"type": "image"},
                                                  {"type": "text", "text": request.text}]}]
         prompt = processor.apply_chat_template(messages, add_generation_prompt=True,

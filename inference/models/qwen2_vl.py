@@ -1,18 +1,133 @@
-"""Qwen2-VL (2B/7B/72B-Instruct): images and native video, pixel budget from the yaml."""
+"""Qwen2-VL (2B/7B/72B-Instruct): images and native video, prepared the way the model card's
+stack prepares them (qwen-vl-utils' process_vision_info before the processor):
+
+- an image is resized with PIL (bicubic) to its smart size (sides multiples of 28, pixel count
+  within [min_pixels, max_pixels], aspect ratio kept) before the processor sees it;
+- a video gets `fps` frames per second of its length, at least `min_frames`, at most
+  `max_frames` (and its frame count), rounded to an even count, at evenly spaced frame indices;
+  its frames are resized (bicubic, antialiased) to a smart size whose pixel limit is the
+  per-frame share of `video_total_pixels`, bounded by `video_max_pixels` and
+  1.05 * `video_min_pixels`.
+The processor then runs with the checkpoint's own preprocessor config, as in the model card.
+"""
 from __future__ import annotations
 
-from inference.models.base import ImageTextAdapter
+import math
+
+import torch
+
+from inference.media import MediaError, load_image, load_video_frames_at, \
+    video_frame_count_and_rate
+from inference.models.base import ImageTextAdapter, PreparedRequest
+from inference.requests import Request
+
+MAX_ASPECT_RATIO = 200
+FRAME_FACTOR = 2        # frames are taken in pairs (the temporal patch)
+
+
+def _round_to(value: float, factor: int) -> int:
+    return round(value / factor) * factor
+
+
+def _ceil_to(value: float, factor: int) -> int:
+    return math.ceil(value / factor) * factor
+
+
+def _floor_to(value: float, factor: int) -> int:
+    return math.floor(value / factor) * factor
+
+
+def smart_size(height: int, width: int, factor: int, min_pixels: float,
+               max_pixels: float) -> tuple[int, int]:
+    """(height, width): multiples of `factor`, nearest to the input, scaled (aspect kept) into
+    [min_pixels, max_pixels] when rounding alone leaves the range."""
+    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
+        raise MediaError(f"aspect ratio {max(height, width) / min(height, width):.1f} is over "
+                         f"Qwen2-VL's limit of {MAX_ASPECT_RATIO}")
+    new_h = max(factor, _round_to(height, factor))
+    new_w = max(factor, _round_to(width, factor))
+    if new_h * new_w > max_pixels:
+        scale = math.sqrt(height * width / max_pixels)
+        new_h, new_w = _floor_to(height / scale, factor), _floor_to(width / scale, factor)
+    elif new_h * new_w < min_pixels:
+        scale = math.sqrt(min_pixels / (height * width))
+        new_h, new_w = _ceil_to(height * scale, factor), _ceil_to(width * scale, factor)
+    return new_h, new_w
+
+
+def frame_count(total_frames: int, video_fps: float, fps: float, min_frames: int,
+                max_frames: int) -> int:
+    """How many frames of a video the model sees: `fps` per second of video, clamped to
+    [min_frames, max_frames] (each rounded to an even count; max also capped by the video's
+    frame count), then rounded to an even count."""
+    low = _ceil_to(min_frames, FRAME_FACTOR)
+    high = _floor_to(min(max_frames, total_frames), FRAME_FACTOR)
+    count = _round_to(min(max(total_frames / video_fps * fps, low), high), FRAME_FACTOR)
+    if not FRAME_FACTOR <= count <= total_frames:
+        raise MediaError(f"a video of {total_frames} frames cannot give an even frame count "
+                         f"of at least {FRAME_FACTOR} (got {count})")
+    return count
+
+
+def frame_indices(total_frames: int, count: int) -> list[int]:
+    """Evenly spaced indices from the first to the last frame (float32 spacing, rounded half
+    to even)."""
+    return torch.linspace(0, total_frames - 1, count).round().long().tolist()
 
 
 class Qwen2VLAdapter(ImageTextAdapter):
     video_mode = "native"
 
+    def __init__(self, model_cfg, device, dtype, tp_mesh=None):
+        super().__init__(model_cfg, device, dtype, tp_mesh)
+        vision = model_cfg.get("vision") or {}
+        image_processor = self.processor.image_processor
+        self.factor = int(image_processor.patch_size) * int(image_processor.merge_size)
+        self.min_pixels = float(vision.get("min_pixels") or 4 * 28 * 28)
+        self.max_pixels = float(vision.get("max_pixels") or 16384 * 28 * 28)
+        self.min_frames = int(vision.get("min_frames") or 4)
+        self.max_frames = int(vision.get("max_frames") or 768)
+        self.video_min_pixels = float(vision.get("video_min_pixels") or 128 * 28 * 28)
+        self.video_max_pixels = float(vision.get("video_max_pixels") or 768 * 28 * 28)
+        self.video_total_pixels = float(vision.get("video_total_pixels") or 24576 * 28 * 28)
+        if self.fps <= 0:
+            raise ValueError(f"model.vision.fps must be positive, got {self.fps}")
+
     def _processor_kwargs(self, vision):
-        size = {}
-        if vision.get("min_pixels"):
-            size["shortest_edge"] = int(vision["min_pixels"])
-        if vision.get("max_pixels"):
-            size["longest_edge"] = int(vision["max_pixels"])
-        if not size:
-            return {}
-        return {"images_kwargs": {"size": dict(size)}, "videos_kwargs": {"size": dict(size)}}
+        # Videos go through the processor with the image processor's pixel limits, as in
+        # transformers 4.46 (where the image processor handled videos); frames arrive already
+        # at their smart size, so no further cap applies.
+        videos = {"size": dict(self.processor.image_processor.size)}
+        if hasattr(getattr(self.processor, "video_processor", None), "cap_pixels_per_frame"):
+            videos["cap_pixels_per_frame"] = False      # recent transformers 5 releases
+        return {"videos_kwargs": videos}
+
+    # -- media as qwen-vl-utils prepares it ---------------------------------------------
+    def resize_image(self, image):
+        from PIL import Image
+
+        height, width = smart_size(image.height, image.width, self.factor, self.min_pixels,
+                                   self.max_pixels)
+        return image.resize((width, height), Image.Resampling.BICUBIC)
+
+    def video_tensor(self, path: str) -> torch.Tensor:
+        """The frames the model sees, (T, 3, H, W) uint8 at their smart size."""
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms import functional as TF
+
+        total, rate = video_frame_count_and_rate(path)
+        count = frame_count(total, rate, self.fps, self.min_frames, self.max_frames)
+        frames = torch.from_numpy(load_video_frames_at(path, frame_indices(total, count)))
+        frames = frames.permute(0, 3, 1, 2)
+        per_frame = max(min(self.video_max_pixels,
+                            self.video_total_pixels / count * FRAME_FACTOR),
+                        int(self.video_min_pixels * 1.05))
+        height, width = smart_size(frames.shape[2], frames.shape[3], self.factor,
+                                   self.video_min_pixels, per_frame)
+        return TF.resize(frames, [height, width], interpolation=InterpolationMode.BICUBIC,
+                         antialias=True)
+
+    def prepare(self, request: Request) -> PreparedRequest:
+        images = [self.resize_image(load_image(p)) for p in request.images]
+        video = self.video_tensor(request.video) if request.video else None
+        return PreparedRequest(request, images, video)

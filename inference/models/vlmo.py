@@ -273,17 +273,43 @@ def read_checkpoint(path: Path, trust_pickle: bool) -> dict:
 
 
 def read_answer_labels(path: Path) -> list[str]:
-    """answer2label.txt: JSON lines {"answer", "label"}; the seed maps line order to labels."""
-    answers = []
+    """answer2label.txt: JSON lines {"answer", "label"}. The label field, not the line order,
+    is the classifier index (the original maps label -> answer the same way); every index from
+    0 to the last must be named once."""
+    by_label: dict[int, str] = {}
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                answers.append(str(json.loads(line)["answer"]))
+                entry = json.loads(line)
+                answer, label = str(entry["answer"]), entry["label"]
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise ModelPathError(f"{path}:{number}: expected {{\"answer\", \"label\"}}") from None
-    return answers
+            if not isinstance(label, int) or isinstance(label, bool) or label < 0:
+                raise ModelPathError(f"{path}:{number}: label {label!r} is not an index >= 0")
+            if label in by_label:
+                raise ModelPathError(f"{path}:{number}: label {label} given twice "
+                                     f"({by_label[label]!r} and {answer!r})")
+            by_label[label] = answer
+    missing = [k for k in range(len(by_label)) if k not in by_label]
+    if missing:
+        raise ModelPathError(f"{path}: labels {missing[:5]} are missing (labels must run "
+                             f"0..{max(by_label)} without gaps)")
+    return [by_label[k] for k in range(len(by_label))]
+
+
+def bert_uncased_tokenizer(vocab_file: Path):
+    """The BERT-uncased WordPiece tokenizer the original builds (`BertTokenizer` of
+    bert-base-uncased: lower-casing, accents stripped, [CLS] ... [SEP]) from vocab.txt."""
+    from transformers import BertTokenizer
+    from transformers.models.bert.tokenization_bert import load_vocab
+
+    vocab = load_vocab(str(vocab_file))
+    missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]") if t not in vocab]
+    if missing:
+        raise ModelPathError(f"{vocab_file}: not a BERT vocabulary (no {', '.join(missing)})")
+    return BertTokenizer(vocab=vocab, do_lower_case=True)
 
 
 @dataclass
@@ -319,8 +345,6 @@ class VLMoAdapter:
         checkpoint_files(model_cfg)
 
     def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
-        from transformers import BertTokenizer
-
         if tp_mesh is not None:
             raise ValueError("runtime.tp > 1 is not supported for VLMo (a base-size model)")
         files = checkpoint_files(model_cfg)
@@ -329,6 +353,10 @@ class VLMoAdapter:
         self.max_text_len = int(vlmo.get("max_text_len", 40))
         state = read_checkpoint(files["checkpoint_file"],
                                 bool(model_cfg.get("trust_remote_code", False)))
+        ignored = sorted(k for k in state if k.startswith(IGNORED_PREFIXES))
+        if ignored:
+            log.info("%s: ignoring %d tensors the VQA forward does not use: %s",
+                     files["checkpoint_file"].name, len(ignored), ", ".join(ignored))
         state = {k: v for k, v in state.items() if not k.startswith(IGNORED_PREFIXES)}
         self.config = config_from_state(state, self.image_size, self.max_text_len)
         self.answers = read_answer_labels(files["answer2label_file"])
@@ -344,7 +372,10 @@ class VLMoAdapter:
             raise ModelPathError(f"{files['checkpoint_file']}: not a VLMo VQA checkpoint "
                                  f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
         self.model = self.model.to(device=device, dtype=dtype).eval()
-        self.tokenizer = BertTokenizer(vocab_file=str(files["vocab_file"]), do_lower_case=True)
+        self.tokenizer = bert_uncased_tokenizer(files["vocab_file"])
+        if len(self.tokenizer) > self.config.vocab_size:
+            raise ModelPathError(f"{files['vocab_file']}: {len(self.tokenizer)} tokens, but the "
+                                 f"checkpoint embeds {self.config.vocab_size}")
         self.device, self.dtype = device, dtype
 
     def prepare(self, request: Request) -> PreparedRequest:

@@ -7,15 +7,18 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from modeltest.reports.atomic import atomic_path, write_text_atomic
+
 
 def write_clip_reports(folder: Path, result: dict, rows: list[dict], labels: list[str]) -> None:
-    (folder / "clip_compare.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    with open(folder / "clip_compare_per_image.csv", "w", newline="", encoding="utf-8") as handle:
+    write_text_atomic(folder / "clip_compare.json", json.dumps(result, indent=2, ensure_ascii=False))
+    with atomic_path(folder / "clip_compare_per_image.csv") as temporary, \
+            open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["image", "caption_a", "caption_b",
                                                     "cosine_a", "cosine_b", "difference"])
         writer.writeheader()
         writer.writerows(rows)
-    (folder / "clip_compare_result.txt").write_text(render_text(result, labels))
+    write_text_atomic(folder / "clip_compare_result.txt", render_text(result, labels))
     _plot(folder / "clip_compare.png", rows, labels)
 
 
@@ -62,5 +65,6 @@ def _plot(path: Path, rows: list[dict], labels: list[str]) -> None:
     axis.set_ylabel(f"cosine, {labels[1]}")
     axis.set_title("CLIP similarity per image")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
     plt.close(figure)

@@ -9,6 +9,8 @@ from xml.etree import ElementTree
 from tabulate import tabulate
 from termcolor import colored
 
+from modeltest.reports.atomic import atomic_path, write_text_atomic
+
 
 def write_junit(path: Path, model: str, task: str, checks) -> None:
     failures = sum(1 for c in checks if not c.passed)
@@ -25,7 +27,8 @@ def write_junit(path: Path, model: str, task: str, checks) -> None:
     tree = ElementTree.ElementTree(ElementTree.Element("testsuites"))
     tree.getroot().append(suite)
     ElementTree.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    with atomic_path(path) as temporary:
+        tree.write(temporary, encoding="utf-8", xml_declaration=True)
 
 
 def _fmt(value) -> str:
@@ -43,7 +46,7 @@ def render_markdown(model: str, task: str, checks) -> str:
 
 def write_markdown(path: Path, model: str, task: str, checks) -> None:
     text = render_markdown(model, task, checks)
-    path.write_text(text, encoding="utf-8")
+    write_text_atomic(path, text)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:

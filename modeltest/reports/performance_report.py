@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from modeltest.reports.atomic import atomic_path
+
 BENCHMARK_COLUMNS = ["batch_size", "input_seq_len", "output_seq_len", "e2e_time(ms)",
                      "prefill_time(ms)", "decoder_token_time(ms)"]
 PERFORMANCE_COLUMNS = ["batch", "input_len", "output_len", "embedding_len",
@@ -22,7 +24,8 @@ def performance_row(batch: int, input_len: int, embedding_len: int, output_len: 
 
 
 def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="",
+                                              encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
@@ -57,5 +60,6 @@ def plot_performance(path: Path, model: str, rows: list[dict], peak_memory_mb: f
     throughput_axis.set_title(f"{model}: {rows[0]['output_len']} output tokens, "
                               f"peak memory {peak_memory_mb:.0f} MB")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
     plt.close(figure)

@@ -19,15 +19,15 @@ def read_csv(path):
 def test_performance_sweep_writes_csvs_plot_and_memory(tmp_path):
     assert main(["runner=performance", "model=demo_internvl", "runner.batch_sizes=[1,3]",
                  "runner.max_output_length=12", f"output_dir={tmp_path}"]) == 0
-    folder = tmp_path / "performance"
+    folder = tmp_path
     rows = read_csv(folder / "demo_internvl_performance.csv")
-    assert list(rows[0]) == PERFORMANCE_COLUMNS
+    assert list(rows[0]) == PERFORMANCE_COLUMNS + ["data"] and rows[0]["data"] == "demo"
     assert [int(r["batch"]) for r in rows] == [1, 3]
     # generation continues past EOS: every batch produced exactly max_output_length tokens
     assert all(int(r["output_len"]) == 12 for r in rows)
     assert all(int(r["embedding_len"]) > int(r["input_len"]) > 0 for r in rows)
     bench = read_csv(folder / "benchmark.csv")
-    assert list(bench[0]) == BENCHMARK_COLUMNS and len(bench) == 2
+    assert list(bench[0]) == BENCHMARK_COLUMNS + ["data"] and len(bench) == 2
     assert float(bench[1]["e2e_time(ms)"]) > float(bench[1]["prefill_time(ms)"]) > 0
     assert (folder / "demo_internvl_performance.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((folder / "performance_summary.json").read_text())

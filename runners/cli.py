@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("MODELTEST_LOG", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
     interrupt.install_handlers()
+    cfg = {}
     try:
         cfg = compose(overrides)
         if show_config:
@@ -68,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         if interrupt.was_interrupted():
             _say(interrupt.interrupted_message())
             return interrupt.exit_code_of()
-        if err.errno in WRITE_ERRNOS and err.filename:
-            _say(f"modeltest: error: cannot write {err.filename}: {err.strerror}")
+        if err.errno in WRITE_ERRNOS:
+            where = err.filename or f"a file under output_dir {cfg.get('output_dir')}"
+            _say(f"modeltest: error: cannot write {where}: {err.strerror}")
             return 2
         raise
     except Exception as err:

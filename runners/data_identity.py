@@ -44,6 +44,10 @@ def data_identity(task_cfg: dict, samples: list[Sample]) -> dict:
         path = Path(str(value)).expanduser().resolve()
         if path.is_file():
             files[key] = {"path": str(path), "sha256": file_sha256(path)}
+            sibling = path.with_name(f"{path.stem}_annotations.json")   # textvqa's default
+            if key == "local_dataset_path" and sibling.is_file() and sibling != path:
+                files["sibling_annotations"] = {"path": str(sibling),
+                                                "sha256": file_sha256(sibling)}
         elif path.is_dir():
             files[key] = _folder_identity(path)
     ids = [str(sample.question_id) for sample in samples]

@@ -53,8 +53,19 @@ def set_progress(kept: int, total: int, path) -> None:
     _progress.update(kept=kept, total=total, path=str(path))
 
 
+def _complete_lines(path: str) -> int | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().count(b"\n")
+    except OSError:
+        return None
+
+
 def interrupted_message() -> str:
     if "total" in _progress:
-        return (f"interrupted: {_progress['kept']} of {_progress['total']} samples kept in "
-                f"{_progress['path']}; rerun the same command to resume")
+        # what is on disk counts (the signal may land between a write and the bookkeeping)
+        kept = _complete_lines(_progress["path"])
+        return (f"interrupted: {_progress['kept'] if kept is None else kept} of "
+                f"{_progress['total']} samples kept in {_progress['path']}; "
+                "rerun the same command to resume")
     return "interrupted: nothing was written yet; rerun the same command to start again"

@@ -3,9 +3,11 @@ runtime numbers, the device, prompt template fields, and runtime.tp against the 
 checkpoint's config.json declares (read here, before any worker process starts)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import string
+from importlib import metadata
 from pathlib import Path
 
 from runners.config import ConfigError
@@ -113,6 +115,31 @@ def check_tensor_parallel(cfg: dict) -> None:
                               f"{', '.join(map(str, divisors[:12]))}")
 
 
+# adapters whose transformers processors need torchvision (the `vision` extra)
+NEEDS_TORCHVISION = {"qwen2_vl", "internvl"}
+
+
+def _install_hint(package: str) -> str:
+    try:
+        torch = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return "pip install -e '.[vision]'"
+    return (f"pip install -e '.[vision]' 'torch=={torch.split('+')[0]}' (this keeps your torch "
+            f"{torch} and picks the {package} built for it)")
+
+
+def check_optional_packages(cfg: dict) -> None:
+    runner = cfg["runner"].get("name")
+    adapter = cfg["model"].get("adapter")
+    if runner in ("accuracy", "performance") and adapter in NEEDS_TORCHVISION \
+            and importlib.util.find_spec("torchvision") is None:
+        raise ConfigError(f"model.adapter={adapter} needs torchvision, which is not installed: "
+                          + _install_hint("torchvision"))
+    if runner == "clip_compare" and importlib.util.find_spec("open_clip") is None:
+        raise ConfigError("runner=clip_compare needs open_clip_torch, which is not installed: "
+                          + _install_hint("torchvision"))
+
+
 def validate(cfg: dict) -> None:
     """Every check that needs no data and no model; raises ConfigError."""
     runtime = cfg.get("runtime") or {}
@@ -128,4 +155,5 @@ def validate(cfg: dict) -> None:
     task = cfg.get("task") or {}
     _integer(task.get("limit"), "task.limit", 1, allow_none=True)
     check_prompt_templates(cfg)
+    check_optional_packages(cfg)
     check_tensor_parallel(cfg)

@@ -217,3 +217,29 @@ def test_readme_commands_one_after_the_other(tmp_path, monkeypatch):
     runs = sorted(p.parent.parent.relative_to(tmp_path).parts[-2:]
                   for p in tmp_path.glob("outputs/*/modeltest/*/*/results/summary.json"))
     assert runs == [("demo_qwen2_vl", "textvqa"), ("demo_qwen2_vl", "vqav2")]
+
+
+def test_installing_never_forces_another_torch():
+    """torchvision (each release pins one torch) and open_clip_torch (which needs
+    torchvision) are not hard dependencies; torch's floor is transformers 5's own."""
+    import tomllib
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml")
+                            .read_text())["project"]
+    hard = {Requirement(r).name.lower().replace("_", "-"): Requirement(r)
+            for r in project["dependencies"]}
+    assert "torchvision" not in hard and "open-clip-torch" not in hard and "timm" not in hard
+    assert str(hard["torch"].specifier) == ">=2.6"
+    extras = {Requirement(r).name for r in project["optional-dependencies"]["vision"]}
+    assert extras == {"torchvision", "open_clip_torch"}
+
+
+def test_a_missing_torchvision_is_a_one_line_hint(no_model_load, capsys, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torchvision" else real(name, *a))
+    err = one_line_error(capsys, "task=textvqa", f"output_dir={tmp_path / 'out'}")
+    assert "needs torchvision" in err and "pip install -e '.[vision]' 'torch==" in err

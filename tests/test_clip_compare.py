@@ -91,6 +91,12 @@ def test_same_captions_are_equivalent(two_caption_runs, tmp_path):
     result = json.loads((tmp_path / "results" / "clip_compare.json").read_text())
     assert result["mean_difference"] == 0 and result["verdict"] == "equivalent"
     assert result["ties"] == 6
+    # demo images and the demo judge are said in every report
+    assert result["demo_data"] and result["demo_judge"] and len(result["notes"]) == 2
+    text = (tmp_path / "results" / "clip_compare_result.txt").read_text()
+    assert text.startswith("DEMO DATA: ") and "DEMO JUDGE: " in text
+    with open(tmp_path / "results" / "clip_compare_per_image.csv", newline="") as handle:
+        assert {row["data"] for row in csv.DictReader(handle)} == {"demo"}
 
 
 def test_judge_weights_are_required_for_a_real_judge(two_caption_runs, tmp_path, capsys):

@@ -209,10 +209,12 @@ def test_default_output_dir_is_per_model_and_task():
     assert compose([]).output_dir.startswith("outputs/")
 
 
-def test_readme_commands_one_after_the_other(tmp_path, monkeypatch):
+def test_readme_commands_one_after_the_other(tmp_path, monkeypatch, capsys):
     """textvqa then vqav2 on the same model, default output_dir: both run."""
     monkeypatch.chdir(tmp_path)
     assert main(["task=textvqa", "model=demo_qwen2_vl", "task.limit=2"]) == 0
+    out = capsys.readouterr().out
+    assert "loading model demo_qwen2_vl" in out and "model loaded in" in out
     assert main(["task=vqav2", "model=demo_qwen2_vl", "task.limit=2"]) == 0
     runs = sorted(p.parent.parent.relative_to(tmp_path).parts[-2:]
                   for p in tmp_path.glob("outputs/*/modeltest/*/*/results/summary.json"))
@@ -243,3 +245,13 @@ def test_a_missing_torchvision_is_a_one_line_hint(no_model_load, capsys, tmp_pat
                         lambda name, *a: None if name == "torchvision" else real(name, *a))
     err = one_line_error(capsys, "task=textvqa", f"output_dir={tmp_path / 'out'}")
     assert "needs torchvision" in err and "pip install -e '.[vision]' 'torch==" in err
+
+
+def test_building_the_demo_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MODELTEST_CACHE", str(tmp_path / "cache"))
+    ensure_asset("data", "textvqa")
+    err = capsys.readouterr().err
+    assert "building the demo data 'textvqa' into" in err and "(first use)" in err
+    assert "demo 'textvqa' built in" in err
+    ensure_asset("data", "textvqa")            # cached: silent
+    assert capsys.readouterr().err == ""

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = [a for a in argv if a != "--cfg"]
     logging.basicConfig(level=os.environ.get("MODELTEST_LOG", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
-    interrupt.install_handlers()
+    previous_handlers = interrupt.install_handlers()
     cfg = {}
     try:
         cfg = compose(overrides)
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     finally:
         release_output_locks()
+        interrupt.restore_handlers(previous_handlers)
 
 
 def _say(line: str) -> None:

@@ -30,15 +30,23 @@ def _handler(signum, frame):
     # the same signal delivered twice (terminal and launcher): already stopping
 
 
-def install_handlers() -> None:
+def install_handlers() -> dict:
+    """Install the handlers; returns the previous ones for `restore_handlers`."""
     global _first_signal_at
     _first_signal_at = None
     _progress.clear()
+    previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            signal.signal(signum, _handler)
+            previous[signum] = signal.signal(signum, _handler)
         except ValueError:   # not the main thread (embedded use): leave the defaults
-            return
+            break
+    return previous
+
+
+def restore_handlers(previous: dict) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def was_interrupted() -> bool:

@@ -132,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     if nproc < 1:
         print(f"modeltest: error: {nproc} processes: need at least 1", file=sys.stderr)
         return 2
-    code = preflight(argv)
+    try:
+        code = preflight(argv)
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written yet; rerun the same command to start again",
+              file=sys.stderr, flush=True)
+        return 130
     if code is not None:
         return code
     return launch(nproc, argv)

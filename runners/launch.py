@@ -98,6 +98,8 @@ def launch(nproc: int, overrides: list[str]) -> int:
                    LOCAL_WORLD_SIZE=str(nproc), GROUP_RANK="0", ROLE_RANK=str(rank),
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
         env.pop("MODELTEST_EXIT_FILE", None)
+        # as torchrun does: N processes must not each start a thread per core
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
         workers.append(subprocess.Popen(command, env=env, preexec_fn=_die_with_parent(os.getpid())))
     failed_at: float | None = None
     failure = 0

@@ -1,17 +1,44 @@
 """Decoding images and sampling video frames (PIL in, PIL out)."""
 from __future__ import annotations
 
-from PIL import Image
+import os
+import stat
+
+import numpy as np
+from PIL import Image, ImageOps
 
 
 class MediaError(RuntimeError):
     """A missing or undecodable image or video, named by path."""
 
 
+def require_regular_file(path: str, kind: str) -> None:
+    """A FIFO, device or folder would hang or confuse the decoder: refuse it by name."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise MediaError(f"{kind} not found: {path}") from None
+    except OSError as err:
+        raise MediaError(f"cannot read {kind} {path}: {err.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise MediaError(f"{kind} {path} is not a regular file")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB with 8 bits per channel; 16-bit grey images are scaled, not clipped at 255."""
+    if image.mode.startswith("I;16") or (image.mode == "I" and image.getextrema()[1] > 255):
+        pixels = np.asarray(image, dtype=np.uint32)
+        image = Image.fromarray(((pixels + 128) // 257).clip(0, 255).astype(np.uint8), "L")
+    return image.convert("RGB")
+
+
 def load_image(path: str) -> Image.Image:
+    """Decoded as transformers' own `load_image` does (EXIF orientation applied, then RGB),
+    except that 16-bit images keep their contrast."""
+    require_regular_file(path, "image")
     try:
         with Image.open(path) as image:
-            return image.convert("RGB")
+            return _to_rgb(ImageOps.exif_transpose(image))
     except FileNotFoundError:
         raise MediaError(f"image not found: {path}") from None
     except Exception as err:  # PIL raises many types for corrupt files
@@ -33,6 +60,7 @@ def load_video_frames(path: str, fps: float = 0.5, max_frames: int = 8) -> list[
     """Frames at `fps` (the first frame at or after each sample time), decoded with av."""
     import av
 
+    require_regular_file(path, "video")
     try:
         container = av.open(path)
     except FileNotFoundError:

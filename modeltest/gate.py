@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from modeltest.reports.atomic import write_text_atomic
+
 GATE_FAILED_EXIT_CODE = 3
 
 
@@ -91,5 +93,5 @@ def write_baseline(path: str | Path, model: str, task: str, metrics: dict,
     data = load_baseline(path) if path.is_file() else {}
     data.setdefault(model, {})[task] = baseline_entry(metrics, tolerance)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=True, allow_unicode=True), encoding="utf-8")
+    write_text_atomic(path, yaml.safe_dump(data, sort_keys=True, allow_unicode=True))
     return path

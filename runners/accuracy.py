@@ -22,8 +22,9 @@ from modeltest.reports.batch_log import BatchLog
 from modeltest.reports.samples_log import SamplesLog
 from runners.config import ConfigError, to_container
 from runners.demo import ensure_demo_assets
-from runners.evaluation import make_record, open_run, write_reports
+from runners.evaluation import make_record, open_run, write_config, write_reports
 from runners.gating import apply_gate
+from runners.interrupt import set_progress
 from runners.resume import prepare_resume, sample_fingerprint
 
 ABORTED_EXIT_CODE = 4
@@ -47,7 +48,7 @@ def run(hydra_cfg) -> int:
 
 
 def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
-    run_ = open_run(hydra_cfg, write=parallel.is_main)
+    run_ = open_run(hydra_cfg, write=parallel.is_main, defer_config=True)
     cfg = run_.cfg
     ensure_demo_assets([cfg["model"].get("model_path")])   # file-locked: one rank builds
     check_model(cfg["model"])
@@ -55,20 +56,25 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
     state: tuple | str
     if parallel.is_main:
         try:
-            digest, done = prepare_resume(run_.debug_dir, cfg, resume)
-            state = (digest, done)
+            state = prepare_resume(run_.debug_dir, cfg, resume, run_.samples)
+            write_config(run_)
         except ConfigError as err:
             state = str(err)
+        except OSError as err:
+            state = f"output_dir {run_.output_dir}: cannot write {err.filename} ({err.strerror})"
     state = broadcast_from_main(parallel, state if parallel.is_main else None)
     if isinstance(state, str):
         raise ConfigError(state)
-    digest, done = state
+    digest, done, failed = state
     fingerprints = {sample_fingerprint(digest, s): s for s in run_.samples}
     records = [done[f] for f in fingerprints if f in done]
     pending = {f: s for f, s in fingerprints.items() if f not in done}
-    if records and parallel.is_main:
+    samples_path = run_.debug_dir / "samples.jsonl"
+    set_progress(len(records), len(fingerprints), samples_path)
+    if (records or failed) and parallel.is_main:
+        retry = f"; retrying {failed} that failed" if failed else ""
         print(f"resuming: {len(records)} of {len(fingerprints)} samples already done in "
-              f"{run_.debug_dir / 'samples.jsonl'}", flush=True)
+              f"{samples_path}{retry}", flush=True)
 
     timing = {}
     if pending:
@@ -76,7 +82,20 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
     if not parallel.is_main:
         return 0
     summary = write_reports(run_, records, timing)
+    _check_error_rate(run_, records)
     return apply_gate(cfg.get("gate"), summary, run_.results_dir)
+
+
+def _check_error_rate(run_, records: list[dict]) -> None:
+    """On the final totals of every run, resumed or not: exit 4 when too many failed."""
+    rate = float(run_.cfg["runtime"].get("max_error_rate", 0.05))
+    failed = [r for r in records if r.get("error")]
+    if len(failed) > rate * len(run_.samples):
+        raise RunAborted(
+            f"{len(failed)} of {len(run_.samples)} samples failed, more than "
+            f"runtime.max_error_rate={rate} allows (first error: {failed[0]['error']}); "
+            f"they are listed in {run_.results_dir / 'summary.json'} and are tried again "
+            "when you rerun the same command")
 
 
 def _generate(run_, pending: dict, records: list[dict], device: str,
@@ -89,7 +108,13 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     except ValueError as err:
         raise ConfigError(str(err)) from None
     torch.manual_seed(int(cfg.get("seed", 0)))
+    started = time.perf_counter()
+    if parallel.is_main:
+        print(f"loading model {cfg['model']['name']} from {cfg['model'].get('model_path')} "
+              f"on {device} ...", flush=True)
     adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
+    if parallel.is_main:
+        print(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
     batch_size = int(runtime["batch_size"])
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
     max_new = (cfg["model"].get("generation") or {}).get("max_new_tokens") \
@@ -131,6 +156,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             samples_log.append(new)
             batch_log.append(new, max(part[2] for part in gathered))
             progress.update(len(new))
+            set_progress(len(records), len(run_.samples), samples_log.path)
         if errors > allowed_errors:
             raise RunAborted(
                 f"{errors} of {len(run_.samples)} samples failed, more than "

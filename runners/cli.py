@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 unexpected failure, 2 a config or data error the user m
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -12,7 +13,13 @@ import sys
 from inference.media import MediaError
 from inference.models import ModelPathError
 from modeltest.samples import DataError
-from runners.config import ConfigError, compose
+from runners import interrupt
+from runners.config import ConfigError, compose, to_container
+from runners.output_lock import release_output_locks
+from runners.validation import validate
+
+# a folder that cannot take the run's files: one line naming the path, exit code 2
+WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtime=<name>] [key=value ...]
 
@@ -42,22 +49,49 @@ def main(argv: list[str] | None = None) -> int:
     overrides = [a for a in argv if a != "--cfg"]
     logging.basicConfig(level=os.environ.get("MODELTEST_LOG", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
+    previous_handlers = interrupt.install_handlers()
+    cfg = {}
     try:
         cfg = compose(overrides)
         if show_config:
             from omegaconf import OmegaConf
             print(OmegaConf.to_yaml(cfg, resolve=True))
             return 0
+        validate(to_container(cfg))
         return _runner(cfg.runner.name)(cfg)
+    except KeyboardInterrupt as err:
+        _say(interrupt.interrupted_message())
+        return interrupt.exit_code_of(err)
     except (ConfigError, DataError, ModelPathError, MediaError) as err:
-        print(f"modeltest: error: {err}", file=sys.stderr)
+        _say(f"modeltest: error: {err}")
         return 2
+    except OSError as err:
+        if interrupt.was_interrupted():
+            _say(interrupt.interrupted_message())
+            return interrupt.exit_code_of()
+        if err.errno in WRITE_ERRNOS:
+            where = err.filename or f"a file under output_dir {cfg.get('output_dir')}"
+            _say(f"modeltest: error: cannot write {where}: {err.strerror}")
+            return 2
+        raise
     except Exception as err:
         from runners.accuracy import ABORTED_EXIT_CODE, RunAborted
         if isinstance(err, RunAborted):
-            print(f"modeltest: aborted: {err}", file=sys.stderr)
+            _say(f"modeltest: aborted: {err}")
             return ABORTED_EXIT_CODE
+        if interrupt.was_interrupted():   # e.g. a collective broken by a stopping peer
+            _say(interrupt.interrupted_message())
+            return interrupt.exit_code_of()
         raise
+    finally:
+        release_output_locks()
+        interrupt.restore_handlers(previous_handlers)
+
+
+def _say(line: str) -> None:
+    """Errors are printed once: by rank 0 of a parallel run."""
+    if os.environ.get("RANK", "0") == "0":
+        print(line, file=sys.stderr, flush=True)
 
 
 def _exit_for_launcher(code: int) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 from inference.clip_judge import ClipJudge
 from inference.demo_models import TINY_CLIP_NAME
 from inference.device import pick_device
-from modeltest.reports.clip_report import render_text, write_clip_reports
+from modeltest.reports.clip_report import demo_notes, render_text, write_clip_reports
 from modeltest.scorers.clip_compare import compare
 from modeltest.tasks.captions import load_captions
 from runners.config import ConfigError
@@ -68,7 +68,9 @@ def run(hydra_cfg) -> int:
         "unmatched_keys_a": unmatched_a, "unmatched_keys_b": unmatched_b,
         "truncated_a": scores_a.truncated, "truncated_b": scores_b.truncated,
         "demo_data": run_.demo_data,
+        "demo_judge": (runner.get("judge") or {}).get("model") == "demo",
     })
+    result["notes"] = demo_notes(result)
     rows = [{"image": p, "caption_a": captions_a[p], "caption_b": captions_b[p],
              "cosine_a": round(ca, 6), "cosine_b": round(cb, 6), "difference": round(ca - cb, 6)}
             for p, ca, cb in zip(common, scores_a.cosines, scores_b.cosines)]

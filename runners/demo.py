@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
+import sys
+import time
 from pathlib import Path
 
 from inference import demo_models
@@ -61,6 +63,9 @@ def ensure_asset(kind: str, name: str) -> Path:
         staging = folder.with_name(folder.name + ".building")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
+        started = time.perf_counter()
+        print(f"building the demo {kind[:-1] if kind == 'models' else kind} '{name}' into "
+              f"{folder} (first use) ...", file=sys.stderr, flush=True)
         builders[name](staging)
         files = {str(p.relative_to(staging)): p.stat().st_size
                  for p in sorted(staging.rglob("*")) if p.is_file()}
@@ -68,6 +73,8 @@ def ensure_asset(kind: str, name: str) -> Path:
                                                           indent=1))
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
+        print(f"demo '{name}' built in {time.perf_counter() - started:.1f} s", file=sys.stderr,
+              flush=True)
     return folder
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from modeltest.gate import BaselineError, check_gate, load_baseline
+from modeltest.reports.atomic import write_text_atomic
 from modeltest.reports.metric_rows import metric_rows
 from modeltest.reports.result_csv import write_result_csv
 from modeltest.reports.result_text import write_result_text
@@ -23,6 +24,7 @@ from modeltest.scorers.prediction_cleaning import DEFAULT_STOP_STRINGS, clean_pr
 from modeltest.tasks import load_samples
 from runners.config import ConfigError, to_container
 from runners.demo import ensure_demo_assets
+from runners.output_lock import lock_output_dir
 
 SUBMISSION_TASKS = {"textvqa", "vqav2"}
 TASK_PATH_KEYS = ("local_dataset_path", "annotation_file", "question_file", "image_dir",
@@ -38,6 +40,7 @@ class Run:
     samples: list[Sample]
     demo_data: bool
     notes: list[str] = field(default_factory=list)
+    config_yaml: str = ""
 
     @property
     def task(self) -> str:
@@ -66,9 +69,11 @@ def prompt_template(cfg: dict) -> str:
     return overrides.get(cfg["task"]["name"]) or cfg["task"]["prompt_template"]
 
 
-def open_run(hydra_cfg, write: bool = True) -> Run:
+def open_run(hydra_cfg, write: bool = True, defer_config: bool = False) -> Run:
     """Resolve the config, build demo data if used, load the task: all before any model.
-    `write` is false on every rank but rank 0 of a parallel run."""
+    `write` is false on every rank but rank 0 of a parallel run; a writer holds the output
+    folder's lock. `defer_config`: config.yaml is written later (`write_config`), once the
+    folder is known to accept this run."""
     cfg = to_container(hydra_cfg)
     task_paths = [cfg["task"].get(key) for key in TASK_PATH_KEYS]
     demo_data = ensure_demo_assets(task_paths)
@@ -89,15 +94,22 @@ def open_run(hydra_cfg, write: bool = True) -> Run:
                 "by CLIPScore and gate on clip_score")
     samples, warnings = load_samples(cfg["task"], prompt_template(cfg))
     output_dir = Path(cfg["output_dir"]).expanduser()
-    run = Run(cfg, output_dir, scorer, samples, demo_data, list(warnings))
+    run = Run(cfg, output_dir, scorer, samples, demo_data, list(warnings),
+              OmegaConf.to_yaml(hydra_cfg, resolve=True))
     if demo_data:
         run.notes.insert(0, "DEMO DATA: this run used the embedded demo dataset, "
                             "not a real benchmark")
     if write:
-        run.results_dir.mkdir(parents=True, exist_ok=True)
-        run.debug_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(hydra_cfg, resolve=True))
+        lock_output_dir(output_dir)
+        if not defer_config:
+            write_config(run)
     return run
+
+
+def write_config(run: Run) -> None:
+    run.results_dir.mkdir(parents=True, exist_ok=True)
+    run.debug_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run.output_dir / "config.yaml", run.config_yaml)
 
 
 def _scored_fields(run: Run, sample: Sample, raw_prediction: str | None,
@@ -254,8 +266,8 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None) -> 
         write_submission(run.results_dir / f"{run.task}_submission.json", records)
     if run.scorer.name == "caption":
         captions = {r["images"][0]: r["cleaned_prediction"] for r in records if not r["error"]}
-        (run.results_dir / "predict_result.json").write_text(
-            json.dumps(dict(sorted(captions.items())), indent=1, ensure_ascii=False))
+        write_text_atomic(run.results_dir / "predict_result.json",
+                          json.dumps(dict(sorted(captions.items())), indent=1, ensure_ascii=False))
     write_summary(run.results_dir / "summary.json", summary)
     print_summary(f"{run.task} on {run.model} ({run.cfg['runner']['name']})", rows, summary,
                   str(run.output_dir), notes)

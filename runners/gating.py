@@ -29,7 +29,8 @@ def apply_gate(gate_cfg: dict | None, summary: dict, results_dir: Path) -> int:
                             source=str(gate_cfg["baseline"]))
     except BaselineError as err:
         raise ConfigError(str(err)) from None
-    write_junit(results_dir / "junit.xml", model, task, checks)
-    write_markdown(results_dir / "gate_summary.md", model, task, checks)
+    write_junit(results_dir / "junit.xml", model, task, checks, bool(summary.get("demo_data")))
+    write_markdown(results_dir / "gate_summary.md", model, task, checks,
+                   bool(summary.get("demo_data")))
     print_gate(model, task, checks)
     return 0 if all(c.passed for c in checks) else GATE_FAILED_EXIT_CODE

@@ -16,9 +16,10 @@ from inference.models import check_model, create_adapter
 from inference.requests import Request
 from modeltest.reports.performance_report import (performance_row, plot_performance,
                                                   write_performance_csvs)
+from modeltest.reports.atomic import write_text_atomic
 from modeltest.reports.summary import library_versions
 from runners.config import ConfigError, to_container
-from runners.demo import ensure_demo_assets
+from runners.demo import demo_asset, ensure_demo_assets
 from runners.evaluation import open_run
 
 
@@ -39,16 +40,24 @@ def run(hydra_cfg) -> int:
             ensure_demo_assets([cfg["model"].get("model_path")])
         check_model(cfg["model"])
         torch.manual_seed(int(cfg.get("seed", 0)))
+        say = print if parallel.is_main else (lambda *a, **k: None)
+        started = time.perf_counter()
+        say(f"loading model {cfg['model']['name']} from {cfg['model'].get('model_path')} on "
+            f"{device} ...", flush=True)
         adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
-        rows, peak = _sweep(adapter, with_image, cfg["runner"], device)
+        say(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
+        rows, peak = _sweep(adapter, with_image, cfg["runner"], device, say)
         if parallel.is_main:
-            _report(run_.output_dir, cfg, rows, peak, device)
+            demo = {"demo_data": run_.demo_data,
+                    "demo_model": demo_asset(cfg["model"].get("model_path")) is not None}
+            _report(run_.output_dir, cfg, rows, peak, device, demo)
         return 0
     finally:
         shutdown(parallel)
 
 
-def _sweep(adapter, samples, runner_cfg: dict, device: str) -> tuple[list[dict], float]:
+def _sweep(adapter, samples, runner_cfg: dict, device: str,
+           say=print) -> tuple[list[dict], float]:
     length = int(runner_cfg.get("max_output_length", 256))
     image_token = getattr(adapter.model.config, "image_token_id", None)
 
@@ -57,11 +66,14 @@ def _sweep(adapter, samples, runner_cfg: dict, device: str) -> tuple[list[dict],
         return [adapter.prepare(Request(str(i), s.prompt, s.images[:1], None, length))
                 for i, s in enumerate(chosen)]
 
+    sizes = list(runner_cfg.get("batch_sizes") or range(1, 11))
+    say(f"warming up, then {len(sizes)} batch sizes × {length} tokens ...", flush=True)
     for _ in range(int(runner_cfg.get("warmup", 1))):
         adapter.generate(batch_of(1), max_new_tokens=min(length, 8), ignore_eos=True)
     reset_peak(device)
     rows = []
-    for size in runner_cfg.get("batch_sizes") or range(1, 11):
+    for index, size in enumerate(sizes, start=1):
+        started = time.perf_counter()
         prepared = batch_of(int(size))
         inputs = adapter.build_inputs(prepared[:1])
         embedding_len = int(inputs["input_ids"].shape[1])
@@ -72,7 +84,17 @@ def _sweep(adapter, samples, runner_cfg: dict, device: str) -> tuple[list[dict],
         _synchronize(device)
         rows.append(performance_row(int(size), text_len, embedding_len, result.steps,
                                     result.e2e_time, result.first_token_time))
+        say(f"[{index}/{len(sizes)}] batch size {size}: {result.steps} tokens in "
+            f"{time.perf_counter() - started:.1f} s, "
+            f"{rows[-1]['E2E Throughput Average(Tokens/s)']:.1f} tokens/s", flush=True)
     return rows, peak_memory_mb(device)
+
+
+def demo_note(demo: dict) -> str:
+    parts = [text for key, text in (("demo_data", "the embedded demo images"),
+                                    ("demo_model", "a demo model with random weights"))
+             if demo.get(key)]
+    return f"DEMO: this run used {' and '.join(parts)}" if parts else ""
 
 
 def _synchronize(device: str) -> None:
@@ -82,16 +104,21 @@ def _synchronize(device: str) -> None:
         torch.npu.synchronize()
 
 
-def _report(output_dir: Path, cfg: dict, rows: list[dict], peak: float, device: str) -> None:
-    folder = output_dir / "performance"
+def _report(output_dir: Path, cfg: dict, rows: list[dict], peak: float, device: str,
+            demo: dict) -> None:
+    folder = output_dir
     folder.mkdir(parents=True, exist_ok=True)
     model = cfg["model"]["name"]
-    write_performance_csvs(folder, model, rows)
-    plot_performance(folder / f"{model}_performance.png", model, rows, peak)
-    (folder / "performance_summary.json").write_text(json.dumps({
+    note = demo_note(demo)
+    write_performance_csvs(folder, model, rows, note)
+    plot_performance(folder / f"{model}_performance.png", model, rows, peak, note)
+    write_text_atomic(folder / "performance_summary.json", json.dumps({
         "model": model, "device": device, "tp": cfg["runtime"].get("tp", 1),
-        "peak_memory_mb": peak, "rows": rows, "versions": library_versions(),
+        "peak_memory_mb": peak, "rows": rows, **demo, "notes": [note] if note else [],
+        "versions": library_versions(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": cfg}, indent=2))
+    if note:
+        print(note)
     print(tabulate([[r["batch"], r["embedding_len"], r["output_len"],
                      f"{r['first_token_time(ms)']:.1f}", f"{r['non_first_token_time(ms)']:.2f}",
                      f"{r['ResponseTime(ms)']:.1f}",

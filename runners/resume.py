@@ -8,16 +8,18 @@ import json
 import os
 from pathlib import Path
 
+from modeltest.reports.atomic import write_text_atomic
 from modeltest.reports.samples_log import read_samples_log
 from modeltest.samples import Sample
 from runners.config import ConfigError
+from runners.data_identity import data_identity
 
 IDENTITY_FILE = "run_identity.json"
 
 
-def run_identity(cfg: dict) -> dict:
-    """What decides a sample's prediction; the batch size and the device are left out, since
-    greedy outputs are meant not to depend on them."""
+def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
+    """What decides a sample's prediction, and the data evaluated; the batch size and the
+    device are left out, since greedy outputs are meant not to depend on them."""
     model = cfg["model"]
     return {
         "model": {key: model.get(key) for key in ("name", "adapter", "model_path", "dtype",
@@ -26,6 +28,7 @@ def run_identity(cfg: dict) -> dict:
         "task": cfg["task"]["name"],
         "prompt_template": cfg["task"].get("prompt_template"),
         "max_new_tokens": cfg["task"].get("max_new_tokens"),
+        "data": data_identity(cfg["task"], samples or []),
     }
 
 
@@ -61,9 +64,25 @@ def _rewrite_clean(path: Path, records: list[dict]) -> None:
     os.replace(temporary, path)
 
 
-def prepare_resume(debug_dir: Path, cfg: dict, resume: bool) -> tuple[str, dict[str, dict]]:
-    """(identity digest, {fingerprint: finished record}); starts clean when resume is off."""
-    identity = run_identity(cfg)
+def _read_identity(path: Path) -> dict:
+    try:
+        identity = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(identity, dict):
+            raise ValueError("not a JSON object")
+        return identity
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"{path} is damaged ({err}), so this folder's earlier run cannot be checked; "
+            f"delete {path.parent.parent} or set runtime.resume=false to start clean, "
+            "or choose another output_dir") from None
+
+
+def prepare_resume(debug_dir: Path, cfg: dict, resume: bool,
+                   samples: list[Sample] | None = None) -> tuple[str, dict[str, dict], int]:
+    """(identity digest, {fingerprint: finished record}, number of failed records dropped
+    for a retry); starts clean when resume is off. Nothing is written when the folder holds
+    another run."""
+    identity = json.loads(json.dumps(run_identity(cfg, samples), default=str))
     digest = _digest(identity)
     identity_path = debug_dir / IDENTITY_FILE
     samples_path = debug_dir / "samples.jsonl"
@@ -71,26 +90,30 @@ def prepare_resume(debug_dir: Path, cfg: dict, resume: bool) -> tuple[str, dict[
         samples_path.unlink(missing_ok=True)
         identity_path.unlink(missing_ok=True)
     done: dict[str, dict] = {}
+    failed = 0
     if identity_path.is_file() and samples_path.is_file():
-        previous = json.loads(identity_path.read_text(encoding="utf-8"))
+        previous = _read_identity(identity_path)
         if previous != identity:
             changed = ", ".join(_differences(previous, identity)) or "settings"
             raise ConfigError(
                 f"output_dir {debug_dir.parent} holds a run with other settings (differs in: "
                 f"{changed}); choose another output_dir or set runtime.resume=false to start "
                 "clean")
-        records = []
         try:
             lines = read_samples_log(samples_path)
         except ValueError as err:
             raise ConfigError(f"{err}; fix or delete it, or set runtime.resume=false") from None
-        for _, record in lines:
+        for _, record in lines:   # the last record of a sample wins
             key = record.get("fingerprint")
-            if key and key not in done:
+            if key:
                 done[key] = record
-                records.append(record)
+        failed = sum(1 for record in done.values() if record.get("error"))
+        # a failed sample (missing media, an exception) is tried again on every rerun
+        done = {key: record for key, record in done.items() if not record.get("error")}
+        records = list(done.values())
         _rewrite_clean(samples_path, records)
     elif samples_path.is_file():   # a folder from before fingerprints: nothing to trust
         samples_path.unlink()
-    identity_path.write_text(json.dumps(identity, indent=1, default=str), encoding="utf-8")
-    return digest, done
+    debug_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(identity_path, json.dumps(identity, indent=1, default=str))
+    return digest, done, failed

@@ -27,7 +27,11 @@ from inference.requests import Request
 from modeltest.demo_data import build_textvqa
 from modeltest.tasks import load_samples
 from runners.config import compose, to_container
-from runners.demo import ensure_demo_assets
+from runners.demo import demo_asset, ensure_demo_assets
+
+
+def say(line: str) -> None:
+    print(f"bench: {line}", file=sys.stderr, flush=True)
 
 
 def baseline_loop(adapter, requests: list[Request]) -> list[str]:
@@ -69,6 +73,7 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch) / "textvqa"
+        say(f"building {args.samples} TextVQA-format demo samples ...")
         build_textvqa(data, count=args.samples)
         cfg = to_container(compose([f"model={args.model}", "task=textvqa",
                                     f"task.local_dataset_path={data / 'textvqa_val.jsonl'}",
@@ -76,23 +81,30 @@ def main(argv: list[str]) -> int:
         ensure_demo_assets([cfg["model"]["model_path"]])
         samples, _ = load_samples(cfg["task"], cfg["task"]["prompt_template"])
         device = pick_device(cfg["runtime"].get("device"))
+        say(f"loading {args.model} on {device} ...")
         adapter = create_adapter(cfg["model"], device,
                                  resolve_dtype(cfg["model"]["dtype"], device))
         requests = [Request(str(i), s.prompt, s.images, None, args.max_new_tokens)
                     for i, s in enumerate(samples)]
         engine = Engine(adapter, args.batch_size, cfg["runtime"]["loader_workers"])
+        say("warming up ...")
         baseline_loop(adapter, requests[:2])      # warm both paths up
         engine.warm_up(requests[0])
 
+        say(f"timing the one-sample-at-a-time loop on {len(requests)} samples ...")
         start = time.perf_counter()
         baseline = baseline_loop(adapter, requests)
         baseline_seconds = time.perf_counter() - start
+        say(f"loop: {baseline_seconds:.1f} s; timing the engine (batch {args.batch_size}) ...")
         start = time.perf_counter()
         batched = engine_run(engine, requests)
         engine_seconds = time.perf_counter() - start
+        say(f"engine: {engine_seconds:.1f} s")
 
     result = {
         "model": args.model, "device": device, "samples": len(requests),
+        "demo_data": True,   # generated TextVQA-format samples, not a benchmark
+        "demo_model": demo_asset(cfg["model"]["model_path"]) is not None,
         "batch_size": args.batch_size, "max_new_tokens": args.max_new_tokens,
         "threads": torch.get_num_threads(),
         "baseline_seconds": round(baseline_seconds, 3),
@@ -112,6 +124,8 @@ def main(argv: list[str]) -> int:
                    headers=["path", "seconds", "samples/s"], tablefmt="simple"))
     print(f"speedup: {result['speedup']:.2f}x   identical predictions: "
           f"{result['identical_predictions']}   ({len(requests)} samples, {device})")
+    print("DEMO DATA: generated TextVQA-format samples"
+          + (", demo model (random weights)" if result["demo_model"] else ""))
     return 0 if result["identical_predictions"] else 1
 
 

@@ -16,9 +16,12 @@ def test_clip_score_and_verdicts():
     result = compare([0.30, 0.25, 0.20, 0.10], [0.20, 0.25, 0.10, 0.15], tolerance=0.01)
     assert result["mean_difference"] == pytest.approx(0.0375)
     assert (result["wins"], result["ties"], result["losses"]) == (2, 1, 1)
-    assert result["verdict"] == "a_better"
     low, high = result["ci95"]
     assert low <= result["mean_difference"] <= high
+    # |0.0375| is above the tolerance, but the paired 95% interval holds 0: no side is better
+    assert low < 0 < high and result["verdict"] == "equivalent"
+    clear = compare([0.30, 0.26, 0.20, 0.12], [0.20, 0.25, 0.10, 0.10], tolerance=0.01)
+    assert clear["ci95"][0] > 0 and clear["verdict"] == "a_better"
     assert compare([0.2, 0.3], [0.2, 0.3], tolerance=0.01)["verdict"] == "equivalent"
     assert compare([0.1], [0.3], tolerance=0.01)["verdict"] == "b_better"
     assert paired_bootstrap_ci([0.5] * 10) == (0.5, 0.5)
@@ -88,6 +91,12 @@ def test_same_captions_are_equivalent(two_caption_runs, tmp_path):
     result = json.loads((tmp_path / "results" / "clip_compare.json").read_text())
     assert result["mean_difference"] == 0 and result["verdict"] == "equivalent"
     assert result["ties"] == 6
+    # demo images and the demo judge are said in every report
+    assert result["demo_data"] and result["demo_judge"] and len(result["notes"]) == 2
+    text = (tmp_path / "results" / "clip_compare_result.txt").read_text()
+    assert text.startswith("DEMO DATA: ") and "DEMO JUDGE: " in text
+    with open(tmp_path / "results" / "clip_compare_per_image.csv", newline="") as handle:
+        assert {row["data"] for row in csv.DictReader(handle)} == {"demo"}
 
 
 def test_judge_weights_are_required_for_a_real_judge(two_caption_runs, tmp_path, capsys):

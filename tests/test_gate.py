@@ -45,10 +45,12 @@ def test_gate_existing_run_pass_and_fail(finished_run, tmp_path, monkeypatch):
     assert main(["runner=gate", f"gate.baseline={bad}", f"runner.summary={summary}"]) == 3
     suite = ElementTree.parse(finished_run / "results" / "junit.xml").getroot()[0]
     assert suite.get("tests") == "2" and suite.get("failures") == "1"
-    names = {case.get("name"): case.find("failure") is not None for case in suite}
+    names = {case.get("name"): case.find("failure") is not None
+             for case in suite.findall("testcase")}
     assert names == {"accuracy": True, "exact_match": False}
+    assert suite.find("properties/property[@name='data']").get("value") == "demo"
     markdown = (finished_run / "results" / "gate_summary.md").read_text()
-    assert "FAIL" in markdown and "| accuracy |" in markdown
+    assert "FAIL" in markdown and "| accuracy |" in markdown and "**DEMO DATA**" in markdown
     assert step_summary.read_text().count("modeltest gate") == 2
 
 

@@ -22,8 +22,14 @@ class BatchLog:
                       f"    generated: {record['prediction']!r}"
                       + (f"    ERROR: {record['error']}" if record["error"] else ""),
                       "-" * 80]
-        self._handle.write("\n".join(lines) + "\n")
-        self._handle.flush()
+        try:
+            self._handle.write("\n".join(lines) + "\n")
+            self._handle.flush()
+        except OSError as err:   # a full disk: say which file
+            raise OSError(err.errno, err.strerror, str(self.path)) from None
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError:   # the failed write was reported already
+            pass

@@ -7,16 +7,30 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from modeltest.reports.atomic import atomic_path, write_text_atomic
+
 
 def write_clip_reports(folder: Path, result: dict, rows: list[dict], labels: list[str]) -> None:
-    (folder / "clip_compare.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    with open(folder / "clip_compare_per_image.csv", "w", newline="", encoding="utf-8") as handle:
+    write_text_atomic(folder / "clip_compare.json", json.dumps(result, indent=2, ensure_ascii=False))
+    with atomic_path(folder / "clip_compare_per_image.csv") as temporary, \
+            open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["image", "caption_a", "caption_b",
-                                                    "cosine_a", "cosine_b", "difference"])
+                                                    "cosine_a", "cosine_b", "difference",
+                                                    "data"])
         writer.writeheader()
-        writer.writerows(rows)
-    (folder / "clip_compare_result.txt").write_text(render_text(result, labels))
-    _plot(folder / "clip_compare.png", rows, labels)
+        data = "demo" if demo_notes(result) else "user"
+        writer.writerows({**row, "data": data} for row in rows)
+    write_text_atomic(folder / "clip_compare_result.txt", render_text(result, labels))
+    _plot(folder / "clip_compare.png", rows, labels, "DEMO" if demo_notes(result) else "")
+
+
+def demo_notes(result: dict) -> list[str]:
+    notes = []
+    if result.get("demo_data"):
+        notes.append("DEMO DATA: the images are the embedded demo set, not a real benchmark")
+    if result.get("demo_judge"):
+        notes.append("DEMO JUDGE: a tiny CLIP with random weights; its scores mean nothing")
+    return notes
 
 
 def render_text(result: dict, labels: list[str]) -> str:
@@ -28,7 +42,8 @@ def render_text(result: dict, labels: list[str]) -> str:
          result["truncated_b"]]],
         headers=["captions", "mean cosine", "CLIPScore", "truncated"], tablefmt="grid")
     low, high = result["ci95"]
-    lines = [f"CLIP judge: {result['judge']['model']} ({result['judge']['weights']})", table,
+    lines = [*demo_notes(result),
+             f"CLIP judge: {result['judge']['model']} ({result['judge']['weights']})", table,
              f"images compared: {result['num_compared']} of {result['num_images']}",
              f"mean difference ({a} - {b}): {result['mean_difference']:+.4f}  "
              f"95% CI [{low:+.4f}, {high:+.4f}]",
@@ -45,7 +60,7 @@ def render_text(result: dict, labels: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot(path: Path, rows: list[dict], labels: list[str]) -> None:
+def _plot(path: Path, rows: list[dict], labels: list[str], mark: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -60,7 +75,8 @@ def _plot(path: Path, rows: list[dict], labels: list[str]) -> None:
     axis.plot([low, high], [low, high], "k--", linewidth=0.8)
     axis.set_xlabel(f"cosine, {labels[0]}")
     axis.set_ylabel(f"cosine, {labels[1]}")
-    axis.set_title("CLIP similarity per image")
+    axis.set_title("CLIP similarity per image" + (f" ({mark})" if mark else ""))
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
     plt.close(figure)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from modeltest.reports.atomic import atomic_path
+
 BENCHMARK_COLUMNS = ["batch_size", "input_seq_len", "output_seq_len", "e2e_time(ms)",
                      "prefill_time(ms)", "decoder_token_time(ms)"]
 PERFORMANCE_COLUMNS = ["batch", "input_len", "output_len", "embedding_len",
@@ -22,23 +24,28 @@ def performance_row(batch: int, input_len: int, embedding_len: int, output_len: 
 
 
 def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="",
+                                              encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: f"{v:.3f}" if isinstance(v, float) else v for k, v in row.items()})
 
 
-def write_performance_csvs(folder: Path, model: str, rows: list[dict]) -> None:
-    _write(folder / f"{model}_performance.csv", PERFORMANCE_COLUMNS, rows)
-    _write(folder / "benchmark.csv", BENCHMARK_COLUMNS, [{
+def write_performance_csvs(folder: Path, model: str, rows: list[dict], note: str = "") -> None:
+    """The seed's two CSVs; a `data` column (demo or user) is added last."""
+    data = {"data": "demo" if note else "user"}
+    _write(folder / f"{model}_performance.csv", PERFORMANCE_COLUMNS + ["data"],
+           [{**row, **data} for row in rows])
+    _write(folder / "benchmark.csv", BENCHMARK_COLUMNS + ["data"], [{**data, 
         "batch_size": r["batch"], "input_seq_len": r["embedding_len"],
         "output_seq_len": r["output_len"], "e2e_time(ms)": r["ResponseTime(ms)"],
         "prefill_time(ms)": r["first_token_time(ms)"],
         "decoder_token_time(ms)": r["non_first_token_time(ms)"]} for r in rows])
 
 
-def plot_performance(path: Path, model: str, rows: list[dict], peak_memory_mb: float) -> None:
+def plot_performance(path: Path, model: str, rows: list[dict], peak_memory_mb: float,
+                     note: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,7 +62,9 @@ def plot_performance(path: Path, model: str, rows: list[dict], peak_memory_mb: f
                       label="response time (ms)")
     latency_axis.set_ylabel("response time (ms)", color="tab:red")
     throughput_axis.set_title(f"{model}: {rows[0]['output_len']} output tokens, "
-                              f"peak memory {peak_memory_mb:.0f} MB")
+                              f"peak memory {peak_memory_mb:.0f} MB"
+                              + (f"\n{note}" if note else ""))
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
     plt.close(figure)

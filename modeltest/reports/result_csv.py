@@ -4,11 +4,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from modeltest.reports.atomic import atomic_path
+
 COLUMNS = ["task", "subject", "total", "pass", "metric", "value", "data"]
 
 
 def write_result_csv(path: Path, rows: list[dict], demo_data: bool) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="",
+                                              encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         for row in rows:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from modeltest.reports.atomic import write_text_atomic
+
 
 def _config_table(title: str, section: dict) -> str:
     rows = [(key, value) for key, value in section.items() if not isinstance(value, dict)]
@@ -29,4 +31,4 @@ def render_result_text(cfg: dict, rows: list[dict], notes: list[str]) -> str:
 
 
 def write_result_text(path: Path, cfg: dict, rows: list[dict], notes: list[str]) -> None:
-    path.write_text(render_result_text(cfg, rows, notes), encoding="utf-8")
+    write_text_atomic(path, render_result_text(cfg, rows, notes))

@@ -12,13 +12,19 @@ class SamplesLog:
         self._handle = open(path, "a", encoding="utf-8")
 
     def append(self, records: list[dict]) -> None:
-        for record in records:
-            self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            for record in records:
+                self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as err:   # a full disk: say which file
+            raise OSError(err.errno, err.strerror, str(self.path)) from None
 
     def close(self) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        except OSError:   # the failed write was reported already
+            pass
 
 
 def read_samples_log(path: Path) -> list[tuple[int, dict]]:

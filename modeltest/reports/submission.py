@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from modeltest.reports.atomic import write_text_atomic
+
 
 def write_submission(path: Path, records: list[dict]) -> None:
     entries = [{"question_id": r["question_id"], "answer": r["cleaned_prediction"]}
                for r in records]
-    path.write_text(json.dumps(entries, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_text_atomic(path, json.dumps(entries, ensure_ascii=False, indent=1))
 
 
 def read_submission(path: Path) -> dict[str, str] | None:

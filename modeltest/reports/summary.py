@@ -6,6 +6,8 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
+from modeltest.reports.atomic import write_text_atomic
+
 LIBRARIES = ("torch", "torchvision", "transformers", "hydra-core", "pillow", "av", "torch_npu")
 
 
@@ -24,5 +26,4 @@ def library_versions() -> dict[str, str]:
 
 
 def write_summary(path: Path, summary: dict) -> None:
-    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n",
-                    encoding="utf-8")
+    write_text_atomic(path, json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -30,7 +30,9 @@ def compare(cos_a: list[float], cos_b: list[float], tolerance: float, tie_margin
             resamples: int = 1000, seed: int = 0) -> dict:
     differences = [a - b for a, b in zip(cos_a, cos_b)]
     difference = mean(differences)
-    if abs(difference) <= tolerance:
+    low, high = paired_bootstrap_ci(differences, resamples, seed)
+    # no side is better when the paired 95% interval holds 0, whatever the tolerance says
+    if abs(difference) <= tolerance or low <= 0.0 <= high:
         verdict = "equivalent"
     else:
         verdict = "a_better" if difference > 0 else "b_better"
@@ -38,7 +40,7 @@ def compare(cos_a: list[float], cos_b: list[float], tolerance: float, tie_margin
         "a": {"mean_cosine": mean(cos_a), "clip_score": clip_score(cos_a)},
         "b": {"mean_cosine": mean(cos_b), "clip_score": clip_score(cos_b)},
         "mean_difference": difference,
-        "ci95": list(paired_bootstrap_ci(differences, resamples, seed)),
+        "ci95": [low, high],
         "wins": sum(1 for d in differences if d > tie_margin),
         "ties": sum(1 for d in differences if abs(d) <= tie_margin),
         "losses": sum(1 for d in differences if d < -tie_margin),

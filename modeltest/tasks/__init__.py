@@ -25,9 +25,11 @@ def load_samples(task_cfg, template: str) -> tuple[list[Sample], list[str]]:
         samples = samples[: int(task_cfg["limit"])]
     if not samples:
         raise DataError(f"task {task_cfg['name']}: the dataset is empty")
-    seen = set()
-    for sample in samples:
-        if sample.question_id in seen:
-            raise DataError(f"{sample.source}: duplicate question_id {sample.question_id}")
-        seen.add(sample.question_id)
+    seen: dict[str, object] = {}
+    for sample in samples:   # 34602 and "34602" are the same question
+        key = str(sample.question_id)
+        if key in seen:
+            also = "" if seen[key] == sample.question_id else f" (also written as {seen[key]!r})"
+            raise DataError(f"{sample.source}: duplicate question_id {sample.question_id!r}{also}")
+        seen[key] = sample.question_id
     return samples, warnings

@@ -76,4 +76,6 @@ def answer_texts(answers: list, where: str) -> list[str]:
                 raise DataError(f"{where}: answer entry without 'answer' field")
             answer = answer["answer"]
         texts.append(str(answer))
+    if not texts:
+        raise DataError(f"{where}: the reference answer list is empty")
     return texts

@@ -31,6 +31,8 @@ def load(cfg, template: str, warnings: list[str]) -> list[Sample]:
         where = f"{ann_file}#annotations[{index}]"
         if "question_id" not in entry or "answers" not in entry:
             raise DataError(f"{where}: needs 'question_id' and 'answers'")
+        if str(entry["question_id"]) in answers_by_id:
+            raise DataError(f"{where}: duplicate question_id {entry['question_id']!r}")
         answers_by_id[str(entry["question_id"])] = answer_texts(entry["answers"], where)
 
     samples = []

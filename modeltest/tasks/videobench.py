@@ -63,6 +63,9 @@ def load(cfg, template: str, warnings: list[str]) -> list[Sample]:
     answer_file = require_file(cfg.get("answer_file") or eval_qa / "answer" / "ANSWER.json",
                                "task.answer_file")
     answers = read_json(answer_file)
+    if not isinstance(answers, dict) or not all(isinstance(v, dict) for v in answers.values()):
+        raise DataError(f"{answer_file}: expected {{\"<Subset>\": {{\"<question id>\": "
+                        f"{{\"answer\": \"A\"}}}}}}")
     samples = []
     explicit = bool(cfg.get("subjects"))
     for subject, name in selected_subjects(cfg).items():
@@ -72,17 +75,26 @@ def load(cfg, template: str, warnings: list[str]) -> list[Sample]:
             continue
         qa_file = require_file(eval_qa / f"{name}_QA_new.json", f"task.subjects: {subject}")
         questions = read_json(qa_file)
+        if not isinstance(questions, dict):
+            raise DataError(f"{qa_file}: expected {{\"<question id>\": {{\"vid_path\", "
+                            f"\"question\", \"choices\"}}}}, not a {type(questions).__name__}")
         subject_answers = answers.get(name)
         if subject_answers is None:
             raise DataError(f"{answer_file}: no answers for subset '{name}'")
         for qid, item in questions.items():
             where = f"{qa_file}#{qid}"
+            if not isinstance(item, dict):
+                raise DataError(f"{where}: expected an object with vid_path, question, choices")
             missing = [k for k in ("vid_path", "question", "choices") if k not in item]
             if missing:
                 raise DataError(f"{where}: missing field(s) {', '.join(missing)}")
+            if not isinstance(item["choices"], dict) or not item["choices"]:
+                raise DataError(f"{where}: 'choices' must be an object {{\"A\": ..., ...}}")
             choices = {str(k): str(v) for k, v in item["choices"].items()}
             if qid not in subject_answers:
                 raise DataError(f"{where}: no answer in {answer_file}")
+            if not isinstance(subject_answers[qid], dict):
+                raise DataError(f"{answer_file}#{name}/{qid}: expected {{\"answer\": \"A\"}}")
             answer = str(subject_answers[qid].get("answer", "")).strip()
             if answer not in choices:
                 raise DataError(f"{where}: answer '{answer}' is not among the options "

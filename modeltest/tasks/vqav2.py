@@ -26,6 +26,8 @@ def load(cfg, template: str, warnings: list[str]) -> list[Sample]:
         where = f"{annotation_file}#annotations[{index}]"
         if "question_id" not in entry or "answers" not in entry:
             raise DataError(f"{where}: needs 'question_id' and 'answers'")
+        if entry["question_id"] in by_id:
+            raise DataError(f"{where}: duplicate question_id {entry['question_id']!r}")
         by_id[entry["question_id"]] = (answer_texts(entry["answers"], where),
                                        str(entry.get("answer_type", "all")))
     samples = []

@@ -1,0 +1,149 @@
+"""Start `--nproc` modeltest processes on this machine (what scripts/mm_run.sh runs), like
+`torchrun --standalone`, but so that no worker outlives the launch:
+
+- the config is checked once, here, before any worker starts (a bad value or a runtime.tp
+  that does not divide the model's heads is one line, exit code 2);
+- the workers stay in the launcher's process group (Ctrl-C in the terminal reaches all of
+  them) and get a parent-death signal (SIGKILL of the launcher kills them too);
+- SIGINT/SIGTERM sent to the launcher alone are passed on to the workers;
+- when a worker fails, the others are stopped; the exit code is rank 0's own.
+
+    python -m runners.launch --nproc N [key=value ...]
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+GRACE_SECONDS = 20
+
+
+def _die_with_parent(parent: int):
+    def set_signal() -> None:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent:   # the launcher died before the signal was armed
+            os._exit(137)
+    return set_signal
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def preflight(overrides: list[str]) -> int | None:
+    """Check the config in this process; an exit code when it is bad, else None."""
+    from runners.config import ConfigError, compose, to_container
+    from runners.validation import validate
+
+    try:
+        validate(to_container(compose(overrides)))
+    except ConfigError as err:
+        print(f"modeltest: error: {err}", file=sys.stderr, flush=True)
+        return 2
+    return None
+
+
+def _stop(workers: list[subprocess.Popen], signum: int, grace: float) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            try:
+                worker.send_signal(signum)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(w.poll() is None for w in workers):
+        time.sleep(0.05)
+    for worker in workers:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def launch(nproc: int, overrides: list[str]) -> int:
+    command = [sys.executable, "-m", "runners.cli", *overrides]
+    if nproc == 1:   # one process: it simply becomes this one
+        os.execv(sys.executable, command)
+    port = str(_free_port())
+    workers: list[subprocess.Popen] = []
+    received: list[float] = []      # when the first forwarded signal arrived
+
+    def forward(signum, frame) -> None:
+        received.append(time.monotonic())
+        for worker in workers:
+            if worker.poll() is None:
+                try:
+                    worker.send_signal(signum)
+                except ProcessLookupError:
+                    pass
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    for rank in range(nproc):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc),
+                   LOCAL_WORLD_SIZE=str(nproc), GROUP_RANK="0", ROLE_RANK=str(rank),
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        env.pop("MODELTEST_EXIT_FILE", None)
+        # as torchrun does: N processes must not each start a thread per core
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+        workers.append(subprocess.Popen(command, env=env, preexec_fn=_die_with_parent(os.getpid())))
+    failed_at: float | None = None
+    failure = 0
+    while any(w.poll() is None for w in workers):
+        for worker in workers:
+            code = worker.poll()
+            if code not in (None, 0) and failed_at is None:
+                failed_at, failure = time.monotonic(), _exit_code(code)
+        if failed_at is not None and time.monotonic() - failed_at > GRACE_SECONDS:
+            _stop(workers, signal.SIGTERM, 5.0)   # a peer failed and the rest hang
+            break
+        if received and time.monotonic() - received[0] > 60:   # asked to stop, still busy
+            _stop(workers, signal.SIGKILL, 0.0)
+            break
+        time.sleep(0.05)
+    main = workers[0].returncode
+    if main is not None and main >= 0 and (main != 0 or not failure):
+        return main
+    return failure or _exit_code(main if main is not None else 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    nproc = 1
+    if argv[:1] == ["--nproc"]:
+        try:
+            nproc = int(argv[1])
+        except (IndexError, ValueError):
+            print("modeltest: error: --nproc needs a number", file=sys.stderr)
+            return 2
+        argv = argv[2:]
+    if nproc < 1:
+        print(f"modeltest: error: {nproc} processes: need at least 1", file=sys.stderr)
+        return 2
+    try:
+        code = preflight(argv)
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written yet; rerun the same command to start again",
+              file=sys.stderr, flush=True)
+        return 130
+    if code is not None:
+        return code
+    return launch(nproc, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -128,3 +128,18 @@ def test_demo_internvl_runs_a_batch_in_bf16(tmp_path, demo_cache):
 
 def test_original_layout_runs_in_bf16():
     _finite_bf16_logits(FIXTURES / "internvl_chat_v1_2")
+
+
+def test_video_frames_are_images_with_frame_labels():
+    folder = FIXTURES / "internvl_chat_v1_5"
+    raw = json.loads((folder / "config.json").read_text())
+    processor = OriginalProcessor(load_tokenizer(folder), OriginalSettings.read(raw, {}))
+    frames = [Image.open(IMAGES / "wide.png"), Image.open(IMAGES / "tall.png")]
+    inputs = processor([("What happens?", [], frames)])
+    assert inputs["pixel_values"].shape[0] == 2            # one tile per frame
+    prompt = processor.prompt("What happens?", [1, 1], video_frames=2)
+    user = prompt.split("<|im_start|>user\n")[1]
+    tile = "<img>" + "<IMG_CONTEXT>" * 256 + "</img>"
+    assert user.startswith(f"Frame1: {tile}\nFrame2: {tile}\nWhat happens?<|im_end|>")
+    context = processor.tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>")
+    assert int((inputs["input_ids"] == context).sum()) == 2 * 256

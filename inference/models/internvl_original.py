@@ -2,7 +2,14 @@
 InternViT + MLP projector + InternLM2, Qwen2 or Llama/Yi language model), converted at load
 time into transformers' InternVL classes. The checkpoint's Python files are never imported:
 the config is read as JSON and the tensors are renamed (InternLM2's packed `wqkv` split into
-q/k/v, InternViT's `qkv` likewise)."""
+q/k/v, InternViT's `qkv` likewise).
+
+Inputs are built as the checkpoint's own `chat()` / `batch_chat()` build them (checked token
+for token against recordings of the original code: tests/test_internvl_fixtures.py): the
+conversation template named by `template` with its default system message, `<image>` in
+place or in front, the slow sentencepiece tokenization, the repository's dynamic tiling with
+PIL bicubic resizing, pixel shuffle `ps_version` v1 or v2, and stopping at the template's
+end-of-turn token only."""
 from __future__ import annotations
 
 import json

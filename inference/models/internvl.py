@@ -1,9 +1,13 @@
 """InternVL: checkpoints in transformers' layout, and original OpenGVLab checkpoints
-(InternVL-Chat-V1-2/V1-5, InternVL2-2B/8B/40B, ...) converted at load time."""
+(InternVL-Chat-V1-2/V1-5, InternVL2-2B/8B/40B, ...) converted at load time. For the original
+layout the prompt, token ids and pixels are built as the checkpoint's own `chat()` builds
+them (conversation template and system message from config.json, sentencepiece tokenization
+as the slow tokenizer, the repository's dynamic tiling and bicubic resizing)."""
 from __future__ import annotations
 
 from inference.models.base import ImageTextAdapter
-from inference.models.internvl_original import is_original_layout, load_original
+from inference.models.internvl_original import (OriginalProcessor, is_original_layout,
+                                                load_original)
 
 
 class InternVLAdapter(ImageTextAdapter):
@@ -11,10 +15,29 @@ class InternVLAdapter(ImageTextAdapter):
 
     def _load(self, path, dtype, trust, model_cfg):
         if is_original_layout(path):
-            return load_original(path, dtype, model_cfg.get("vision") or {})
+            return load_original(path, dtype, model_cfg)
+        if model_cfg.get("system_message") is not None:
+            raise ValueError("model.system_message applies to original-layout InternVL "
+                             "checkpoints; a transformers-layout one uses its chat template")
         return super()._load(path, dtype, trust, model_cfg)
 
     def _processor_kwargs(self, vision):
-        if vision.get("max_num"):
+        if vision.get("max_num") and not isinstance(self.processor, OriginalProcessor):
             return {"images_kwargs": {"max_patches": int(vision["max_num"])}}
         return {}
+
+    def build_inputs(self, batch):
+        if isinstance(self.processor, OriginalProcessor):
+            return self.processor([(p.request.text, p.images, p.video_frames) for p in batch])
+        return super().build_inputs(batch)
+
+    def _trim_padding(self, ids):
+        """After the end-of-turn token generate() pads; before it every id is the model's own
+        (a genuine pad-id token there, e.g. InternLM2's `</s>`, is kept as chat() keeps it)."""
+        if not isinstance(self.processor, OriginalProcessor):
+            return super()._trim_padding(ids)
+        stops = set(self.model.generation_config.eos_token_id or [])
+        for index, token in enumerate(ids):
+            if token in stops:
+                return ids[:index + 1]
+        return list(ids)

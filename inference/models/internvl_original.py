@@ -2,11 +2,19 @@
 InternViT + MLP projector + InternLM2, Qwen2 or Llama/Yi language model), converted at load
 time into transformers' InternVL classes. The checkpoint's Python files are never imported:
 the config is read as JSON and the tensors are renamed (InternLM2's packed `wqkv` split into
-q/k/v, InternViT's `qkv` likewise)."""
+q/k/v, InternViT's `qkv` likewise).
+
+Inputs are built as the checkpoint's own `chat()` / `batch_chat()` build them (checked token
+for token against recordings of the original code: tests/test_internvl_fixtures.py): the
+conversation template named by `template` with its default system message, `<image>` in
+place or in front, the slow sentencepiece tokenization, the repository's dynamic tiling with
+PIL bicubic resizing, pixel shuffle `ps_version` v1 or v2, and stopping at the template's
+end-of-turn token only."""
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -150,50 +158,410 @@ def convert_state_dict(tensors, config) -> dict[str, torch.Tensor]:
     return converted
 
 
-def chat_template(system_message: str | None) -> str:
-    system = ("{{ '<|im_start|>system\\n" + system_message.replace("'", "\\'")
-              + "<|im_end|>\\n' }}") if system_message else ""
-    return (system + "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-            "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
-            "{% for c in message['content'] %}{% if c['type'] == 'image' %}<IMG_CONTEXT>\n"
-            "{% elif c['type'] == 'video' %}<video>\n{% else %}{{ c['text'] }}{% endif %}"
-            "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+# -- conversation templates ---------------------------------------------------------------
+# The templates InternVL's `chat()` builds prompts with (named by `template` in config.json),
+# all in the MPT separator style: system turn, then role + message + separator per turn,
+# the assistant role last, with nothing between a separator and the next role.
+_INTERNVL_SYSTEM = ("你是由上海人工智能实验室联合商汤科技开发的书生多模态大模型，英文名叫InternVL, "
+                    "是一个有用无害的人工智能助手。")
+_INTERNVL25_SYSTEM = ("你是书生·万象，英文名是InternVL，是由上海人工智能实验室、清华大学及多家合作单位"
+                      "联合开发的多模态大语言模型。")
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    system_prefix: str        # put before the system message
+    system_message: str       # the template's default system message
+    user: str
+    assistant: str
+    separator: str            # ends every turn; its stripped form is the end-of-turn token
+
+    def prompt(self, question: str, system_message: str | None) -> str:
+        system = self.system_message if system_message is None else system_message
+        return (self.system_prefix + system + self.separator + self.user + question
+                + self.separator + self.assistant)
+
+    @property
+    def end_token(self) -> str:
+        return self.separator.strip()
+
+
+TEMPLATES = {t.name: t for t in [
+    Template("internlm2-chat", "<|im_start|>system\n", _INTERNVL_SYSTEM,
+             "<|im_start|>user\n", "<|im_start|>assistant\n", "<|im_end|>"),
+    Template("Hermes-2", "<|im_start|>system\n", _INTERNVL_SYSTEM,
+             "<|im_start|>user\n", "<|im_start|>assistant\n", "<|im_end|>"),
+    Template("phi3-chat", "<|system|>\n", _INTERNVL_SYSTEM, "<|user|>\n", "<|assistant|>\n",
+             "<|end|>"),
+    Template("internvl2_5", "<|im_start|>system\n", _INTERNVL25_SYSTEM,
+             "<|im_start|>user\n", "<|im_start|>assistant\n", "<|im_end|>\n"),
+]}
+
+IMAGE_PLACEHOLDER = "<image>"
+IMG_START, IMG_END, IMG_CONTEXT = "<img>", "</img>", "<IMG_CONTEXT>"
+
+
+def question_with_images(question: str, num_images: int, video_frames: int = 0) -> str:
+    """The question as `chat()` sees it: video frames as `Frame{i}: <image>` lines in front;
+    an image placeholder already in the question stays where it is, else one goes in front."""
+    if video_frames:
+        question = "".join(f"Frame{i + 1}: {IMAGE_PLACEHOLDER}\n"
+                           for i in range(video_frames)) + question
+    missing = num_images - question.count(IMAGE_PLACEHOLDER)
+    if num_images and missing > 0:
+        question = f"{IMAGE_PLACEHOLDER}\n" * missing + question
+    return question
+
+
+def expand_images(prompt: str, tiles_per_image: list[int], tokens_per_tile: int) -> str:
+    """Each `<image>`, in order, becomes <img> + <IMG_CONTEXT> x tokens + </img>."""
+    for tiles in tiles_per_image:
+        prompt = prompt.replace(IMAGE_PLACEHOLDER,
+                                IMG_START + IMG_CONTEXT * (tokens_per_tile * tiles) + IMG_END, 1)
+    return prompt
+
+
+# -- tokenizer ------------------------------------------------------------------------------
+class SentencePieceTokenizer:
+    """A sentencepiece tokenizer read from tokenizer.model + tokenizer_config.json, tokenizing
+    as the slow (python) InternLM2Tokenizer / LlamaTokenizer(legacy) that InternVL's model
+    cards load (`use_fast=False`): the text is split at added tokens (leftmost, longest), each
+    piece between them is encoded by sentencepiece on its own (so it gets the `▁` prefix),
+    then BOS/EOS are added as `add_bos_token`/`add_eos_token` say."""
+
+    def __init__(self, folder: Path, config: dict):
+        import sentencepiece as spm
+
+        self.name = config.get("tokenizer_class", "")
+        if self.name.startswith("LlamaTokenizer") and config.get("legacy") is False:
+            raise ValueError(f"{folder}/tokenizer_config.json: legacy=false sentencepiece "
+                             "tokenization is not supported for InternVL checkpoints")
+        self.sp = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
+        self.added: dict[str, int] = {}
+        self.strip: dict[str, tuple[bool, bool]] = {}
+        self.special: set[int] = set()
+        for key, token in (config.get("added_tokens_decoder") or {}).items():
+            self.added[token["content"]] = int(key)
+            self.strip[token["content"]] = (bool(token.get("lstrip")), bool(token.get("rstrip")))
+            if token.get("special", True):
+                self.special.add(int(key))
+        extra = folder / "added_tokens.json"
+        if extra.is_file():
+            for content, index in json.loads(extra.read_text()).items():
+                self.added.setdefault(content, int(index))
+        tokens = {}
+        for role in ("bos", "eos", "unk", "pad"):
+            value = config.get(f"{role}_token")
+            tokens[role] = value.get("content") if isinstance(value, dict) else value
+        default_bos = self.name.startswith(("InternLM2", "LlamaTokenizer"))
+        self.add_bos = bool(config.get("add_bos_token", default_bos))
+        self.add_eos = bool(config.get("add_eos_token", False))
+        self.bos_token, self.eos_token = tokens["bos"], tokens["eos"]
+        self.unk_token, self.pad_token = tokens["unk"], tokens["pad"]
+        for token in tokens.values():
+            if token is not None and token not in self.added:
+                index = self.sp.piece_to_id(token)
+                self.added[token] = index
+                self.special.add(index)
+        self.decoder = {index: content for content, index in self.added.items()}
+        self.padding_side = "left"
+        self._split = re.compile("(" + "|".join(
+            re.escape(t) for t in sorted(self.added, key=len, reverse=True)) + ")") \
+            if self.added else None
+
+    # -- vocabulary ------------------------------------------------------------------
+    def __len__(self) -> int:
+        return max(self.sp.get_piece_size(), max(self.decoder, default=-1) + 1)
+
+    def convert_tokens_to_ids(self, token):
+        if isinstance(token, (list, tuple)):
+            return [self.convert_tokens_to_ids(t) for t in token]
+        if token in self.added:
+            return self.added[token]
+        return self.sp.piece_to_id(token)
+
+    def _id(self, token):
+        return None if token is None else self.convert_tokens_to_ids(token)
+
+    @property
+    def bos_token_id(self):
+        return self._id(self.bos_token)
+
+    @property
+    def eos_token_id(self):
+        return self._id(self.eos_token)
+
+    @property
+    def unk_token_id(self):
+        return self._id(self.unk_token)
+
+    @property
+    def pad_token_id(self):
+        return self._id(self.pad_token)
+
+    def get_vocab(self) -> dict[str, int]:
+        vocab = {self.sp.id_to_piece(i): i for i in range(self.sp.get_piece_size())}
+        vocab.update(self.added)
+        return vocab
+
+    # -- encode / decode ---------------------------------------------------------------
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        parts = self._split.split(text) if self._split else [text]
+        for i, part in enumerate(parts):        # added tokens that eat whitespace around them
+            if part in self.added:
+                lstrip, rstrip = self.strip.get(part, (False, False))
+                if rstrip and i + 1 < len(parts) and parts[i + 1]:
+                    parts[i + 1] = parts[i + 1].lstrip()
+                if lstrip and i > 0 and parts[i - 1]:
+                    parts[i - 1] = parts[i - 1].rstrip()
+        ids: list[int] = []
+        for i, part in enumerate(parts):
+            if not part:
+                continue
+            if i % 2 == 1:                       # the splitter's captured group: an added token
+                ids.append(self.added[part])
+            else:
+                ids.extend(self.sp.encode(part))
+        if add_special_tokens:
+            ids = ([self.bos_token_id] if self.add_bos else []) + ids \
+                + ([self.eos_token_id] if self.add_eos else [])
+        return ids
+
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        out, run = [], []
+        for index in (int(i) for i in ids):
+            if index in self.decoder and (index >= self.sp.get_piece_size()
+                                          or index in self.special):
+                if run:
+                    out.append(self.sp.decode(run))
+                    run = []
+                if not (skip_special_tokens and index in self.special):
+                    out.append(self.decoder[index])
+            else:
+                run.append(index)
+        if run:
+            out.append(self.sp.decode(run))
+        return "".join(out)
+
+    def batch_decode(self, rows, skip_special_tokens: bool = False) -> list[str]:
+        return [self.decode(row, skip_special_tokens) for row in rows]
 
 
 def load_tokenizer(folder: Path):
-    """The checkpoint's tokenizer without its remote code; InternLM2's sentencepiece model is
-    read as a Llama tokenizer."""
-    from transformers import AutoTokenizer, LlamaTokenizer
+    """The checkpoint's tokenizer without its remote code: sentencepiece checkpoints
+    (InternLM2, Llama/Yi) through SentencePieceTokenizer, others (Qwen2: tokenizer.json)
+    through AutoTokenizer."""
+    from transformers import AutoTokenizer
 
-    specials = {"start_image_token": "<img>", "end_image_token": "</img>",
-                "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"}
-    config = json.loads((folder / "tokenizer_config.json").read_text()) \
-        if (folder / "tokenizer_config.json").is_file() else {}
-    if config.get("tokenizer_class", "").startswith("InternLM2"):
-        # InternLM2's own class is remote code; its sentencepiece model reads as Llama's
+    path = folder / "tokenizer_config.json"
+    config = json.loads(path.read_text()) if path.is_file() else {}
+    name = config.get("tokenizer_class", "")
+    if name.startswith(("InternLM2", "LlamaTokenizer")):
         if not (folder / "tokenizer.model").is_file():
-            raise FileNotFoundError(f"{folder}: InternLM2 tokenizer without tokenizer.model")
-        tokenizer = LlamaTokenizer.from_pretrained(folder, legacy=False, add_prefix_space=False,
-                                                   extra_special_tokens=specials)
+            raise FileNotFoundError(f"{folder}: {name} without tokenizer.model")
+        tokenizer = SentencePieceTokenizer(folder, config)
     else:
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False,
-                                                  extra_special_tokens=specials)
-    missing = [t for t in specials.values() if t not in tokenizer.get_vocab()]
-    tokenizer.add_tokens(missing, special_tokens=True)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    missing = [t for t in (IMG_START, IMG_END, IMG_CONTEXT)
+               if t not in tokenizer.get_vocab()]
+    if missing:
+        raise ValueError(f"{folder}: the tokenizer lacks InternVL's image tokens {missing}")
     return tokenizer
 
 
-def load_original(folder: Path, dtype: torch.dtype, vision_cfg: dict):
+def tokenize_batch(tokenizer, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded input_ids and attention_mask."""
+    if isinstance(tokenizer, SentencePieceTokenizer):
+        rows = [tokenizer.encode(p) for p in prompts]
+    else:
+        rows = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+        mask[i, width - len(row):] = 1
+    return ids, mask
+
+
+# -- image tiles ----------------------------------------------------------------------------
+def tile_grid(width: int, height: int, min_tiles: int, max_tiles: int,
+              tile: int) -> tuple[int, int]:
+    """(columns, rows) for InternVL's dynamic tiling: the grid whose aspect ratio is closest
+    to the image's, grids ordered by tile count; on a tie the later (larger) grid wins when
+    the image has more than half its pixel area."""
+    grids = sorted({(i, j) for n in range(min_tiles, max_tiles + 1)
+                    for i in range(1, n + 1) for j in range(1, n + 1)
+                    if min_tiles <= i * j <= max_tiles}, key=lambda g: g[0] * g[1])
+    aspect, area = width / height, width * height
+    best, best_diff = (1, 1), float("inf")
+    for columns, rows in grids:
+        diff = abs(aspect - columns / rows)
+        if diff < best_diff:
+            best, best_diff = (columns, rows), diff
+        elif diff == best_diff and area > 0.5 * tile * tile * columns * rows:
+            best = (columns, rows)
+    return best
+
+
+def image_tiles(image, tile: int, dynamic: bool, min_tiles: int, max_tiles: int,
+                thumbnail: bool) -> list:
+    """PIL tiles as InternVL's pipeline cuts them: the image resized (bicubic) to the grid and
+    cut row by row, plus a whole-image thumbnail when there is more than one tile; without
+    dynamic tiling the whole image is one tile."""
+    from PIL import Image
+
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    if not dynamic:
+        return [image.resize((tile, tile), Image.Resampling.BICUBIC)]
+    columns, rows = tile_grid(image.width, image.height, min_tiles, max_tiles, tile)
+    resized = image.resize((columns * tile, rows * tile), Image.Resampling.BICUBIC)
+    tiles = [resized.crop((c * tile, r * tile, (c + 1) * tile, (r + 1) * tile))
+             for r in range(rows) for c in range(columns)]
+    if thumbnail and len(tiles) > 1:
+        tiles.append(image.resize((tile, tile), Image.Resampling.BICUBIC))
+    return tiles
+
+
+def tiles_to_tensor(tiles: list, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    """(tiles, 3, H, W) float32: bytes / 255, then (x - mean) / std per channel."""
+    import numpy as np
+
+    mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    out = []
+    for tile in tiles:
+        array = torch.from_numpy(np.array(tile, dtype=np.uint8, copy=True))
+        x = array.permute(2, 0, 1).contiguous().to(torch.float32).div(255)
+        out.append(x.sub(mean).div(std))
+    return torch.stack(out)
+
+
+# -- the checkpoint's settings -------------------------------------------------------------
+@dataclass
+class OriginalSettings:
+    """What config.json (and the model yaml) says about prompts and pixels."""
+    template: Template
+    system_message: str | None
+    tile_size: int
+    tokens_per_tile: int
+    dynamic: bool
+    thumbnail: bool
+    min_tiles: int
+    max_tiles: int
+    ps_version: str
+
+    @classmethod
+    def read(cls, raw: dict, model_cfg) -> "OriginalSettings":
+        vision = raw.get("vision_config") or {}
+        name = raw.get("template")
+        if name not in TEMPLATES:
+            raise ValueError(f"config.json template={name!r}: not supported "
+                             f"(supported: {', '.join(TEMPLATES)})")
+        ps_version = raw.get("ps_version", "v1")
+        if ps_version not in ("v1", "v2"):
+            raise ValueError(f"config.json ps_version={ps_version!r}: only v1 and v2 exist")
+        image_size = int(vision.get("image_size", 224))
+        size = int(raw.get("force_image_size") or image_size)
+        patch = int(vision.get("patch_size", 14))
+        if size != image_size:
+            raise ValueError(f"config.json force_image_size={size} differs from vision_config."
+                             f"image_size={image_size}: position-embedding interpolation is "
+                             "not supported")
+        if size % patch:
+            raise ValueError(f"config.json force_image_size={size} is not a multiple of "
+                             f"vision_config.patch_size={patch}")
+        ratio = float(raw.get("downsample_ratio", 0.5))
+        scale = round(1 / ratio)
+        if abs(scale * ratio - 1) > 1e-9 or (size // patch) % scale:
+            raise ValueError(f"config.json downsample_ratio={ratio}: 1/ratio must be an integer "
+                             f"that divides the {size // patch}-patch grid")
+        if raw.get("pad2square"):
+            raise ValueError("config.json pad2square=true is not supported")
+        for key in ("use_backbone_lora", "use_llm_lora"):
+            if raw.get(key):
+                raise ValueError(f"config.json {key}={raw[key]}: merge the LoRA weights first")
+        llm_arch = ((raw.get("llm_config") or {}).get("architectures") or [""])[0]
+        if llm_arch.startswith("Phi3"):
+            raise ValueError(f"config.json llm_config.architectures={llm_arch!r}: Phi-3 "
+                             "language models are not supported")
+        vision_cfg = model_cfg.get("vision") or {}
+        max_tiles = vision_cfg.get("max_num")
+        max_tiles = int(raw.get("max_dynamic_patch", 6) if max_tiles is None else max_tiles)
+        min_tiles = int(raw.get("min_dynamic_patch", 1))
+        if not 1 <= min_tiles <= max_tiles:
+            raise ValueError(f"min_dynamic_patch={min_tiles} and max tiles {max_tiles} "
+                             "(config.json max_dynamic_patch or model.vision.max_num) "
+                             "leave no tiling")
+        system = model_cfg.get("system_message")
+        if system is None and "system_message" in raw:     # the checkpoint's own override
+            system = raw["system_message"]
+        return cls(TEMPLATES[name], system, size,
+                   int((size // patch) ** 2 * ratio ** 2),
+                   bool(raw.get("dynamic_image_size", False)),
+                   bool(raw.get("use_thumbnail", False)), min_tiles, max_tiles, ps_version)
+
+    def pixels(self, image, max_tiles: int | None = None) -> torch.Tensor:
+        tiles = image_tiles(image, self.tile_size, self.dynamic, self.min_tiles,
+                            self.max_tiles if max_tiles is None else max_tiles, self.thumbnail)
+        return tiles_to_tensor(tiles)
+
+
+class OriginalProcessor:
+    """Prompt, token ids and pixels for an original-layout checkpoint, built as its `chat()` /
+    `batch_chat()` build them."""
+
+    def __init__(self, tokenizer, settings: OriginalSettings):
+        self.tokenizer = tokenizer
+        self.settings = settings
+
+    def prompt(self, question: str, tiles_per_image: list[int], video_frames: int = 0) -> str:
+        question = question_with_images(question, len(tiles_per_image) - video_frames,
+                                        video_frames)
+        prompt = self.settings.template.prompt(question, self.settings.system_message)
+        return expand_images(prompt, tiles_per_image, self.settings.tokens_per_tile)
+
+    def __call__(self, items: list[tuple[str, list, list | None]]):
+        """items: (question, images, video frames or None) per row."""
+        from transformers import BatchFeature
+
+        prompts, pixels = [], []
+        for question, images, frames in items:
+            tiles = [self.settings.pixels(image) for image in images]
+            # video frames: one tile each, as InternVL's video example loads them
+            tiles += [self.settings.pixels(frame, max_tiles=1) for frame in frames or []]
+            pixels.extend(tiles)
+            prompts.append(self.prompt(question, [t.shape[0] for t in tiles], len(frames or [])))
+        input_ids, attention_mask = tokenize_batch(self.tokenizer, prompts)
+        data = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if pixels:
+            data["pixel_values"] = torch.cat(pixels)
+        return BatchFeature(data)
+
+
+def _use_pixel_shuffle_v1(model) -> None:
+    """ps_version v1: the shuffled feature map keeps its height and width swapped (InternVL's
+    first pixel shuffle), i.e. v2's output transposed."""
+    inner = model.model
+    v2 = type(inner).pixel_shuffle
+
+    def pixel_shuffle_v1(features, scale_factor=0.5):
+        return v2(inner, features, scale_factor).permute(0, 2, 1, 3).contiguous()
+
+    inner.pixel_shuffle = pixel_shuffle_v1
+
+
+def load_original(folder: Path, dtype: torch.dtype, model_cfg):
     """(processor, model) for an original-layout InternVL checkpoint."""
-    from transformers import (GotOcr2ImageProcessor, InternVLForConditionalGeneration,
-                              InternVLProcessor)
-    from transformers.models.internvl.video_processing_internvl import InternVLVideoProcessor
+    from transformers import InternVLForConditionalGeneration
 
     raw = json.loads((folder / "config.json").read_text())
+    settings = OriginalSettings.read(raw, model_cfg)
     tokenizer = load_tokenizer(folder)
-    tokenizer.padding_side = "left"
-    config = convert_config(raw, tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>"))
+    config = convert_config(raw, tokenizer.convert_tokens_to_ids(IMG_CONTEXT))
     model = InternVLForConditionalGeneration._from_config(config, dtype=dtype)
     state = convert_state_dict(iter_tensors(folder), config)
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -201,26 +569,15 @@ def load_original(folder: Path, dtype: torch.dtype, vision_cfg: dict):
     if missing or unexpected:
         raise ValueError(f"{folder}: weights do not match the InternVL layout "
                          f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
-    end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    eos = config.text_config.eos_token_id
-    eos = [eos] if isinstance(eos, int) else list(eos or [])
-    if isinstance(end_of_turn, int) and end_of_turn not in eos and end_of_turn != tokenizer.unk_token_id:
-        eos.append(end_of_turn)
-    model.generation_config.eos_token_id = eos
-    model.generation_config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id \
-        is not None else eos[0]
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(eos[0])
-    size = config.vision_config.image_size[0]
-    max_tiles = int(vision_cfg.get("max_num") or raw.get("max_dynamic_patch", 12))
-    image_processor = GotOcr2ImageProcessor(
-        size={"height": size, "width": size}, crop_to_patches=bool(raw.get("dynamic_image_size", True)),
-        min_patches=1, max_patches=max_tiles, image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD)
-    tokens_per_tile = int((size // config.vision_config.patch_size[0]) ** 2
-                          * config.downsample_ratio ** 2)
-    processor = InternVLProcessor(
-        image_processor=image_processor, tokenizer=tokenizer,
-        video_processor=InternVLVideoProcessor(size={"height": size, "width": size},
-                                               image_mean=IMAGENET_MEAN, image_std=IMAGENET_STD),
-        image_seq_length=tokens_per_tile, chat_template=chat_template(raw.get("system_message")))
-    return processor, model.eval()
+    if settings.ps_version == "v1":
+        _use_pixel_shuffle_v1(model)
+    # chat() stops at the template's end-of-turn token only
+    end = tokenizer.convert_tokens_to_ids(settings.template.end_token)
+    if end is None or end == tokenizer.unk_token_id:
+        raise ValueError(f"{folder}: the tokenizer has no {settings.template.end_token!r} "
+                         f"token, which template={settings.template.name!r} ends turns with")
+    model.generation_config.eos_token_id = [end]
+    pad = tokenizer.pad_token_id
+    model.generation_config.pad_token_id = pad if pad is not None else end
+    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    return OriginalProcessor(tokenizer, settings), model.eval()

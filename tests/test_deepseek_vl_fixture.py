@@ -90,25 +90,46 @@ def test_prompt_and_pixels_match_the_original(checkpoint):
                 sample[f"{name}_pixel_sum"], rel=1e-5)
 
 
+def _linked_copy(checkpoint: Path, folder: Path) -> Path:
+    folder.mkdir()
+    for item in checkpoint.iterdir():
+        if item.suffix == ".safetensors":
+            (folder / item.name).symlink_to(item)
+        else:
+            shutil.copy(item, folder / item.name)
+    return folder
+
+
 def test_unused_tensors_are_ignored_and_foreign_ones_refused(checkpoint, tmp_path, caplog):
+    """Also: `model_type: deepseekvl` (as the seed harness tells users to edit it) is the same
+    layout, and Python files shipped with the checkpoint never run."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     from inference.models.deepseek_vl_original import load_original
 
+    edited = _linked_copy(checkpoint, tmp_path / "edited")
+    config = json.loads((edited / "config.json").read_text())
+    (edited / "config.json").write_text(json.dumps({**config, "model_type": "deepseekvl"}))
+    marker = tmp_path / "remote_code_ran"
+    (edited / "modeling_vlm.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
     with caplog.at_level(logging.INFO, logger="inference.models.deepseek_vl_original"):
-        load_original(checkpoint, torch.float32)
+        assert main(["model=deepseek_vl", f"model.model_path={edited}", "model.dtype=fp32",
+                     "task=textvqa", "task.limit=1", "task.max_new_tokens=2",
+                     f"output_dir={tmp_path / 'out'}"]) == 0
+    assert not marker.exists()
     message = caplog.text
-    assert "ignored" in message
-    assert "vision_model.high_layer_norm.weight" in message
-    assert "vision_model.low_layer_norm.bias" in message
+    assert "never uses are ignored" in message
+    for name in ("vision_model.high_layer_norm.weight", "vision_model.low_layer_norm.bias",
+                 "vision_model.vision_tower_low.vision_tower.attn_pool.latent"):
+        assert name in message
 
-    broken = tmp_path / "broken"
-    shutil.copytree(checkpoint, broken)
+    broken = _linked_copy(checkpoint, tmp_path / "broken")
     shard = broken / "model-00001-of-00002.safetensors"
-    with safe_open(str(shard), framework="pt") as handle:
+    with safe_open(str(shard.resolve()), framework="pt") as handle:
         tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     tensors["vision_model.extra_head.weight"] = torch.zeros(2, 2, dtype=torch.float16)
+    shard.unlink()
     save_file(tensors, str(shard), metadata={"format": "pt"})
     index = json.loads((broken / "model.safetensors.index.json").read_text())
     index["weight_map"]["vision_model.extra_head.weight"] = shard.name
@@ -136,3 +157,24 @@ def test_demo_deepseek_vl_runs_in_bf16(tmp_path):
     records = [json.loads(line) for line in
                (tmp_path / "debug" / "samples.jsonl").read_text().splitlines()]
     assert len(records) == 4 and all("output_ids" in r for r in records)
+
+
+def test_tensor_parallel_gives_the_ids_of_one_process(tmp_path):
+    """runtime.tp=2 (torchrun, gloo on CPU) generates what one process generates."""
+    import subprocess
+
+    def ids(out: Path) -> dict:
+        lines = (out / "debug" / "samples.jsonl").read_text().splitlines()
+        return {json.loads(l)["question_id"]: json.loads(l)["output_ids"] for l in lines}
+
+    common = ["model=demo_deepseek_vl", "task.limit=4", "runtime.batch_size=2"]
+    assert main(["task=textvqa", *common, f"output_dir={tmp_path / 'one'}"]) == 0
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHON=sys.executable, NPROC="2", OMP_NUM_THREADS="1")
+    result = subprocess.run(["bash", "scripts/mm_run.sh", "textvqa", "demo_deepseek_vl",
+                             *common[1:], "runtime.tp=2", f"output_dir={tmp_path / 'tp2'}"],
+                            cwd=root, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ids(tmp_path / "tp2") == ids(tmp_path / "one")
+    assert all(ids(tmp_path / "one").values())

@@ -297,7 +297,7 @@ def load_original(folder: Path, dtype: torch.dtype):
         raise ValueError(f"{folder}: weights do not match the DeepSeek-VL layout "
                          f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
     if ignored:
-        log.info("%s: %d tensors the original model creates but never uses are ignored: %s",
+        log.warning("%s: %d tensors the original model creates but never uses are ignored: %s",
                  folder, len(ignored), ", ".join(sorted(ignored)))
     # the original generates with the tokenizer's BOS/EOS (the Llama config's defaults differ)
     model.generation_config.bos_token_id = tokenizer.bos_token_id

@@ -249,7 +249,8 @@ class DeepseekVLProcessor:
             rows.append(ids)
         tags = sum(row.count(self.image_token_id) for row in rows) // self.num_image_tokens
         if tags != len(images):
-            raise ValueError(f"the prompts hold {tags} {self.image_tag} tags for {len(images)} images")
+            raise ValueError(f"the prompts hold {tags} {self.image_tag} tags "
+                             f"for {len(images)} images")
         pad = self.tokenizer.pad_token_id
         pad = self.tokenizer.eos_token_id if pad is None else pad
         width = max(len(row) for row in rows)
@@ -306,7 +307,7 @@ def load_original(folder: Path, dtype: torch.dtype):
     params = raw["vision_config"]["params"]
     images = HybridImageProcessor(_read_json(folder / "preprocessor_config.json"),
                                   params.get("low_res_cfg", {}), params.get("high_res_cfg", {}))
-    tokens = int(processor_cfg.get("num_image_tokens",
-                                   (config.vision_config.image_size // config.vision_config.patch_size) ** 2))
+    grid = config.vision_config.image_size // config.vision_config.patch_size
+    tokens = int(processor_cfg.get("num_image_tokens", grid * grid))
     processor = DeepseekVLProcessor(tokenizer, images, tokens, image_tag)
     return processor, model.eval()

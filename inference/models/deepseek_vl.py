@@ -2,8 +2,8 @@
 layout converted at load time. Video frames become images: the model has no video input."""
 from __future__ import annotations
 
-from inference.models.base import ImageTextAdapter
-from inference.models.deepseek_vl_original import is_original_layout, load_original
+from inference.models.base import ImageTextAdapter, PreparedRequest
+from inference.models.deepseek_vl_original import IMAGE_TAG, is_original_layout, load_original
 
 
 class DeepseekVLAdapter(ImageTextAdapter):
@@ -13,3 +13,24 @@ class DeepseekVLAdapter(ImageTextAdapter):
         if is_original_layout(path):
             return load_original(path, dtype)
         return super()._load(path, dtype, trust, model_cfg)
+
+    def _content(self, prepared: PreparedRequest) -> list[dict]:
+        """A question that holds <image_placeholder> gets its image there (as the original
+        does with such a conversation); otherwise the images go in front of the question, as
+        the original's README and inference.py write them."""
+        parts = super()._content(prepared)
+        text = prepared.request.text
+        if IMAGE_TAG not in text:
+            return parts
+        images = sum(part["type"] == "image" for part in parts)
+        if text.count(IMAGE_TAG) != images:
+            raise ValueError(f"the question holds {text.count(IMAGE_TAG)} {IMAGE_TAG} tags "
+                             f"for {images} images")
+        return [{"type": "text", "text": text}]
+
+    def build_inputs(self, batch):
+        inputs = super().build_inputs(batch)
+        # generate() casts pixel_values to the model dtype; the SAM tower's input too
+        if "high_res_pixel_values" in inputs:
+            inputs["high_res_pixel_values"] = inputs["high_res_pixel_values"].to(self.model.dtype)
+        return inputs

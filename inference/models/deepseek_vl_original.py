@@ -6,21 +6,33 @@ time into transformers' DeepseekVLHybrid classes without importing the checkpoin
 The original config names the vision towers (`siglip_large_patch16_384`, `sam_b_downsample`)
 instead of giving their sizes, so the sizes are read off the tensors: widths, depths, window
 and global-attention layers; heads are width / 64 as in both published towers.
+
+Inputs are built as the original VLChatProcessor and hybrid tower build them (see
+`DeepseekVLProcessor`), not with transformers' DeepseekVLHybridProcessor, whose resizing,
+padding colour and low-resolution path differ from the original's.
 """
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from inference.checkpoint_files import iter_tensors
-from inference.models.timm_siglip import convert_timm_siglip
+from inference.models.timm_siglip import TIMM_SIGLIP_ACT, convert_timm_siglip
+
+log = logging.getLogger(__name__)
 
 ORIGINAL_MODEL_TYPES = {"multi_modality", "deepseekvl"}
 HEAD_DIM = 64
+IMAGE_TAG = "<image_placeholder>"
 LOW, HIGH = "vision_model.vision_tower_low.vision_tower.", "vision_model.vision_tower_high.vision_tower."
+# Created by the original HybridVisionTower constructor but never used in its forward pass.
+UNUSED_PREFIXES = ("vision_model.high_layer_norm.", "vision_model.low_layer_norm.")
 
 _RENAMES = [
     (r"^" + re.escape(HIGH) + r"pos_embed$", "model.high_res_vision_model.vision_encoder.pos_embed"),
@@ -70,6 +82,10 @@ def convert_config(raw: dict, shapes: dict[str, tuple], image_token_id: int):
     if raw["vision_config"].get("cls") != "HybridVisionTower":
         raise ValueError("only the hybrid (SigLIP + SAM) DeepSeek-VL 7B layout is supported; "
                          f"this checkpoint has vision tower {raw['vision_config'].get('cls')!r}")
+    concat = params.get("concat_type", "tuple")
+    if concat != "tuple":
+        raise ValueError(f"vision_config.params.concat_type={concat!r}: only 'tuple' (the "
+                         "published checkpoints' value) is supported")
     low_cfg, high_cfg = params.get("low_res_cfg", {}), params.get("high_res_cfg", {})
     low_width = shapes[LOW + "patch_embed.proj.weight"][0]
     low_patch = shapes[LOW + "patch_embed.proj.weight"][-1]
@@ -78,7 +94,7 @@ def convert_config(raw: dict, shapes: dict[str, tuple], image_token_id: int):
                   num_hidden_layers=_count_blocks(shapes, LOW),
                   num_attention_heads=max(1, low_width // HEAD_DIM),
                   image_size=int(low_cfg.get("image_size", 384)), patch_size=low_patch,
-                  hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6, vision_use_head=False)
+                  hidden_act=TIMM_SIGLIP_ACT, layer_norm_eps=1e-6, vision_use_head=False)
     high_width = shapes[HIGH + "patch_embed.proj.weight"][0]
     high_size = int(high_cfg.get("image_size", 1024))
     high_patch = shapes[HIGH + "patch_embed.proj.weight"][-1]
@@ -101,11 +117,19 @@ def convert_config(raw: dict, shapes: dict[str, tuple], image_token_id: int):
                                   tie_word_embeddings=False)
 
 
-def convert_state_dict(tensors) -> dict[str, torch.Tensor]:
+def convert_state_dict(tensors, ignored: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """transformers' tensors; names the original creates but never uses go to `ignored`, and a
+    name that does not belong to the layout at all is an error naming it."""
+    ignored = [] if ignored is None else ignored
     converted = {}
     for key, tensor in tensors:
+        if key.startswith(UNUSED_PREFIXES):
+            ignored.append(key)
+            continue
         siglip = convert_timm_siglip(key, tensor, LOW, "model.vision_model.")
         if siglip is not None:
+            if not siglip:
+                ignored.append(key)
             converted.update(siglip)
             continue
         new = _rename(key)
@@ -115,51 +139,175 @@ def convert_state_dict(tensors) -> dict[str, torch.Tensor]:
     return converted
 
 
+# The original VLChatProcessor's default system prompt and its `deepseek` sft format:
+# "{system}\n\nUser: {content}\n\nAssistant:", the whole prompt stripped, content stripped.
 SYSTEM_PROMPT = ("You are a helpful language and vision assistant. You are able to understand "
                  "the visual content that the user provides, and assist the user with a "
                  "variety of tasks using natural language.")
 
 
-def chat_template() -> str:
-    return ("{{ '" + SYSTEM_PROMPT + "\\n\\n' }}{% for message in messages %}"
-            "{% if message['role'] == 'user' %}User: {% else %}Assistant: {% endif %}"
-            "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
-            "{% for c in message['content'] %}{% if c['type'] == 'image' %}<image_placeholder>"
-            "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
-            "{% if message['role'] == 'user' %}\n\n{% else %}<｜end▁of▁sentence｜>{% endif %}"
-            "{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}")
+class HybridImageProcessor:
+    """Pixels as the original pipeline makes them: the image processor resizes the longer side
+    to `image_size` (PIL bicubic, the shorter side truncated, at least `min_size`), pads it to a
+    square with `background`, scales to [0, 1] (normalising only when `do_normalize`); the
+    hybrid tower then feeds that to SAM (normalised with the high-res mean/std) and, resized
+    bilinear with antialiasing to the low-res size, to SigLIP (low-res mean/std)."""
+
+    def __init__(self, preprocessor: dict, low_cfg: dict, high_cfg: dict):
+        self.size = int(preprocessor.get("image_size", high_cfg.get("image_size", 1024)))
+        self.min_size = int(preprocessor.get("min_size", 14))
+        self.rescale = float(preprocessor.get("rescale_factor", 1 / 255))
+        self.do_normalize = bool(preprocessor.get("do_normalize", True))
+        self.mean = preprocessor.get("image_mean")
+        self.std = preprocessor.get("image_std")
+        self.background = (tuple(int(x * 255) for x in self.mean) if self.mean is not None
+                           else (127, 127, 127))
+        self.low_size = int(low_cfg.get("image_size", 384))
+        self.high_norm = self._norm(high_cfg)
+        self.low_norm = self._norm(low_cfg)
+
+    @staticmethod
+    def _norm(cfg):
+        if cfg.get("pixel_mean") is None or cfg.get("pixel_std") is None:
+            return None
+        return (torch.tensor(cfg["pixel_mean"], dtype=torch.float32).view(3, 1, 1),
+                torch.tensor(cfg["pixel_std"], dtype=torch.float32).view(3, 1, 1))
+
+    def square(self, image: Image.Image) -> np.ndarray:
+        width, height = image.size
+        longest = max(width, height)
+        new_h = max(int(height / longest * self.size), self.min_size)
+        new_w = max(int(width / longest * self.size), self.min_size)
+        image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
+        if new_w != new_h:
+            side = max(new_w, new_h)
+            canvas = Image.new(image.mode, (side, side), self.background)
+            canvas.paste(image, ((side - new_w) // 2, (side - new_h) // 2))
+            image = canvas
+        return np.asarray(image).transpose(2, 0, 1)
+
+    def __call__(self, images: list[Image.Image]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(low-res pixels for SigLIP, high-res pixels for SAM), both [n, 3, size, size]."""
+        batch = []
+        for image in images:
+            array = (self.square(image.convert("RGB")) * self.rescale).astype(np.float32)
+            if self.do_normalize and self.mean is not None:
+                mean = np.asarray(self.mean, dtype=np.float32).reshape(3, 1, 1)
+                std = np.asarray(self.std, dtype=np.float32).reshape(3, 1, 1)
+                array = ((array - mean) / std).astype(np.float32)
+            batch.append(torch.from_numpy(array))
+        pixels = torch.stack(batch)
+        low = torch.nn.functional.interpolate(pixels, size=(self.low_size, self.low_size),
+                                              mode="bilinear", align_corners=False,
+                                              antialias=True)
+        return self._apply(low, self.low_norm), self._apply(pixels, self.high_norm)
+
+    @staticmethod
+    def _apply(pixels, norm):
+        return pixels if norm is None else (pixels - norm[0]) / norm[1]
+
+
+class DeepseekVLProcessor:
+    """Prompts and model inputs as the original VLChatProcessor builds them: the `deepseek`
+    sft format with the default system prompt, BOS from the tokenizer, every image tag
+    expanded into `num_image_tokens` image tokens, batches left-padded."""
+
+    def __init__(self, tokenizer, image_processor: HybridImageProcessor,
+                 num_image_tokens: int, image_tag: str = IMAGE_TAG,
+                 system_prompt: str = SYSTEM_PROMPT):
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.num_image_tokens = num_image_tokens
+        self.image_tag = image_tag
+        self.image_token_id = tokenizer.convert_tokens_to_ids(image_tag)
+        self.system_prompt = system_prompt
+
+    def apply_chat_template(self, messages, add_generation_prompt=True, tokenize=False, **_):
+        prompt = self.system_prompt + "\n\n" if self.system_prompt else ""
+        for message in messages:
+            content = message["content"]
+            if not isinstance(content, str):
+                content = "".join(self.image_tag if part["type"] == "image" else part["text"]
+                                  for part in content)
+            role = "User" if message["role"] == "user" else "Assistant"
+            prompt += f"{role}: {content.strip()}" + (
+                "\n\n" if role == "User" else "<｜end▁of▁sentence｜>")
+        if add_generation_prompt:
+            prompt += "Assistant:"
+        return prompt.strip()
+
+    def __call__(self, text: list[str], images=None, padding=True, return_tensors="pt", **_):
+        from transformers import BatchFeature
+
+        images = list(images or [])
+        rows = []
+        for prompt in text:
+            ids = []
+            for token in self.tokenizer(prompt, add_special_tokens=True)["input_ids"]:
+                ids.extend([token] * self.num_image_tokens if token == self.image_token_id
+                           else [token])
+            rows.append(ids)
+        tags = sum(row.count(self.image_token_id) for row in rows) // self.num_image_tokens
+        if tags != len(images):
+            raise ValueError(f"the prompts hold {tags} {self.image_tag} tags "
+                             f"for {len(images)} images")
+        pad = self.tokenizer.pad_token_id
+        pad = self.tokenizer.eos_token_id if pad is None else pad
+        width = max(len(row) for row in rows)
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        for index, row in enumerate(rows):      # left padding, as the original batchify
+            if row:
+                input_ids[index, -len(row):] = torch.tensor(row)
+                attention[index, -len(row):] = 1
+        data = {"input_ids": input_ids, "attention_mask": attention}
+        if images:
+            data["pixel_values"], data["high_res_pixel_values"] = self.image_processor(images)
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def load_original(folder: Path, dtype: torch.dtype):
     """(processor, model) for an original-layout DeepSeek-VL 7B checkpoint."""
-    from transformers import (AutoTokenizer, DeepseekVLHybridForConditionalGeneration,
-                              DeepseekVLHybridImageProcessor, DeepseekVLHybridProcessor)
+    from transformers import AutoTokenizer, DeepseekVLHybridForConditionalGeneration
 
     raw = json.loads((folder / "config.json").read_text())
-    tokenizer = AutoTokenizer.from_pretrained(
-        folder, trust_remote_code=False, extra_special_tokens={"image_token": "<image_placeholder>"})
-    if tokenizer.pad_token is None:
+    processor_cfg = _read_json(folder / "processor_config.json")
+    image_tag = processor_cfg.get("image_tag", IMAGE_TAG)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    if tokenizer.convert_tokens_to_ids(image_tag) in (None, tokenizer.unk_token_id):
+        tokenizer.add_special_tokens({"additional_special_tokens": [image_tag]})
+    if tokenizer.pad_token is None:     # the original pads (and stops) with EOS
         tokenizer.pad_token = tokenizer.eos_token
+    if processor_cfg.get("add_special_token"):
+        raise ValueError(f"{folder}/processor_config.json: add_special_token=true is not supported")
+    if processor_cfg.get("sft_format", "deepseek") != "deepseek":
+        raise ValueError(f"{folder}/processor_config.json: sft_format="
+                         f"{processor_cfg['sft_format']!r} is not supported (only 'deepseek')")
     tensors = dict(iter_tensors(folder))
     config = convert_config(raw, {k: tuple(v.shape) for k, v in tensors.items()},
-                            tokenizer.convert_tokens_to_ids("<image_placeholder>"))
+                            tokenizer.convert_tokens_to_ids(image_tag))
     model = DeepseekVLHybridForConditionalGeneration._from_config(config, dtype=dtype)
-    missing, unexpected = model.load_state_dict(convert_state_dict(tensors.items()), strict=False)
+    ignored: list[str] = []
+    missing, unexpected = model.load_state_dict(convert_state_dict(tensors.items(), ignored),
+                                                strict=False)
     if missing or unexpected:
         raise ValueError(f"{folder}: weights do not match the DeepSeek-VL layout "
                          f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    if ignored:
+        log.warning("%s: %d tensors the original model creates but never uses are ignored: %s",
+                 folder, len(ignored), ", ".join(sorted(ignored)))
+    # the original generates with the tokenizer's BOS/EOS (the Llama config's defaults differ)
+    model.generation_config.bos_token_id = tokenizer.bos_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     params = raw["vision_config"]["params"]
-    low, high = params.get("low_res_cfg", {}), params.get("high_res_cfg", {})
-    high_res_norm = {f"high_res_image_{k}": high[f"pixel_{k}"] for k in ("mean", "std")
-                     if high.get(f"pixel_{k}")}
-    image_processor = DeepseekVLHybridImageProcessor(
-        size={"height": config.vision_config.image_size, "width": config.vision_config.image_size},
-        high_res_size={"height": config.high_res_vision_config.image_size,
-                       "width": config.high_res_vision_config.image_size},
-        image_mean=low.get("pixel_mean", [0.5] * 3), image_std=low.get("pixel_std", [0.5] * 3),
-        **high_res_norm)
-    tokens = (config.vision_config.image_size // config.vision_config.patch_size) ** 2
-    processor = DeepseekVLHybridProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                                          chat_template=chat_template(), num_image_tokens=tokens)
+    images = HybridImageProcessor(_read_json(folder / "preprocessor_config.json"),
+                                  params.get("low_res_cfg", {}), params.get("high_res_cfg", {}))
+    grid = config.vision_config.image_size // config.vision_config.patch_size
+    tokens = int(processor_cfg.get("num_image_tokens", grid * grid))
+    processor = DeepseekVLProcessor(tokenizer, images, tokens, image_tag)
     return processor, model.eval()

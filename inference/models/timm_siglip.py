@@ -7,6 +7,10 @@ import re
 
 import torch
 
+# timm's VisionTransformer, as the deepseek-ai towers build it, uses nn.GELU: the exact erf
+# form, not the tanh approximation that transformers' SigLIP configs default to.
+TIMM_SIGLIP_ACT = "gelu"
+
 _RULES = [(r"patch_embed\.proj\.", "embeddings.patch_embedding."),
           (r"pos_embed$", "embeddings.position_embedding.weight"),
           (r"blocks\.(\d+)\.attn\.proj\.", r"encoder.layers.\1.self_attn.out_proj."),
@@ -19,7 +23,8 @@ _RULES = [(r"patch_embed\.proj\.", "embeddings.patch_embedding."),
 def convert_timm_siglip(key: str, tensor: torch.Tensor, source: str,
                         target: str) -> list[tuple[str, torch.Tensor]] | None:
     """The transformers tensors for one timm tensor under `source` (placed under `target`),
-    [] for tensors that are dropped, None when `key` is not under `source`."""
+    [] for tensors that are dropped (the attention-pool head, which the towers never run),
+    None when `key` is not under `source`."""
     if not key.startswith(source):
         return None
     rest = key[len(source):]

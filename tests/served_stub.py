@@ -25,6 +25,7 @@ import io
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
@@ -41,13 +42,17 @@ def image_from_url(url: str) -> Image.Image:
 class StubServer:
     def __init__(self, api: str, backend, render=None, model: str = "stub-model",
                  placeholder: str | None = None):
-        self.api, self.backend, self.render, self.model = api, backend, render, model
+        self.api, self.backend, self.model = api, backend, model
+        self.render = render or (lambda parts: " ".join(p.get("text", "") for p in parts))
         self.placeholder = placeholder      # tgi: what a markdown image stands for
         self.requests: list[dict] = []      # every generation request's JSON body
         self.answered = 0
         self.fail_first = 0                 # 503 for the first N generation requests
         self.fail_after: int | None = None  # 500 for every request after N answers
         self.non_json = False
+        self.reject = None                  # body -> error message: a 4xx for that request
+        self.delay = 0.0                    # seconds before each answer
+        self.headers_seen: list[dict] = []
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -193,6 +198,13 @@ class StubServer:
                         f"The model `{body.get('model')}` does not exist.", "NotFoundError", 404))
                 with stub.lock:
                     stub.requests.append(body)
+                    stub.headers_seen.append(dict(self.headers))
+                if stub.delay:
+                    time.sleep(stub.delay)
+                rejected = stub.reject(body) if stub.reject else None
+                if rejected:
+                    status = 422 if api == "tgi" else 400
+                    return self._send(status, stub._error(rejected, "validation", status))
                 injected = stub._injected()
                 if injected:
                     status, reply = injected

@@ -92,11 +92,15 @@ class ServedAdapter:
         try:
             self.api.preflight()
         except EndpointError as err:
-            raise EndpointConfigError(f"model.endpoint={self.endpoint}: {err}") from None
+            message = str(err)
+            if self.endpoint not in message:
+                message = f"model.endpoint={self.endpoint}: {message}"
+            raise EndpointConfigError(message) from None
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="served")
         self._lock = threading.Lock()
         self.requests_sent = 0
         self.requests_failed = 0
+        self._broken: EndpointError | None = None
 
     # -- the adapter protocol -------------------------------------------------------------
     def prepare(self, request: Request) -> ServedPrepared:
@@ -113,6 +117,7 @@ class ServedAdapter:
     def generate(self, batch: list[ServedPrepared], max_new_tokens: int,
                  ignore_eos: bool = False) -> ServedGeneration:
         options = Options(int(max_new_tokens), self.stop, ignore_eos, self.stream)
+        self._broken = None      # set by a request that failed for good: the rest stay unsent
         start = time.perf_counter()
         outcomes = list(self.pool.map(lambda p: self._send(p.call, options), batch))
         end = time.perf_counter()
@@ -147,6 +152,8 @@ class ServedAdapter:
     def _send(self, call: ServedCall, options: Options):
         """(reply, error, e2e seconds, first token seconds); never raises."""
         with self._lock:
+            if self._broken is not None:
+                return None, self._broken, 0.0, 0.0
             self.requests_sent += 1
         start = time.perf_counter()
         first = [None]
@@ -165,6 +172,8 @@ class ServedAdapter:
         except EndpointError as err:
             with self._lock:
                 self.requests_failed += 1
+                if err.fatal:
+                    self._broken = err
             return None, err, time.perf_counter() - start, 0.0
         end = time.perf_counter()
         return reply, None, end - start, (first[0] or end) - start

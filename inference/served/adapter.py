@@ -10,13 +10,14 @@ concerns one request (a prompt too long, a bad image) is that sample's error.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from inference.models.base import Generation, ModelPathError, PreparedRequest
+from inference.models.base import Generation, ModelPathError, PreparedRequest, cut_at_eos
 from inference.requests import Request
 from inference.served.apis import APIS
 from inference.served.apis.base import Options, Reply
@@ -85,6 +86,7 @@ class ServedAdapter:
             self.api = APIS[model_cfg.get("api", "openai")](self.client, model_cfg)
         except EndpointError as err:
             raise EndpointConfigError(str(err)) from None
+        self.eos_ids = _eos_ids(model_cfg.get("model_path"))
         self.renderer = None
         if self.api.text_in:
             self.renderer = TemplateRenderer(str(model_cfg["model_path"]),
@@ -125,7 +127,9 @@ class ServedAdapter:
         for reply, error, e2e, first in outcomes:
             failed = error is not None
             result.texts.append(None if failed else reply.text)
-            result.output_ids.append(None if failed else reply.token_ids)
+            ids = None if failed or reply.token_ids is None else \
+                cut_at_eos(list(reply.token_ids), self.eos_ids)
+            result.output_ids.append(ids)
             count = 0 if failed else (reply.output_tokens if reply.output_tokens is not None
                                       else len(reply.token_ids or []))
             result.output_tokens.append(count)
@@ -144,6 +148,12 @@ class ServedAdapter:
                            "served_model": self.api.model, "concurrency": self.concurrency,
                            "requests": self.requests_sent, "failed": self.requests_failed,
                            "retried": self.client.retried}}
+
+    def set_concurrency(self, concurrency: int) -> None:
+        """Requests in flight at once from now on (runner=performance sweeps it)."""
+        self.pool.shutdown(wait=True)
+        self.concurrency = max(1, int(concurrency))
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="served")
 
     def close(self) -> None:
         self.pool.shutdown(wait=False)
@@ -177,3 +187,21 @@ class ServedAdapter:
             return None, err, time.perf_counter() - start, 0.0
         end = time.perf_counter()
         return reply, None, end - start, (first[0] or end) - start
+
+
+def _eos_ids(model_path) -> list[int]:
+    """The checkpoint's end-of-sequence ids (generation_config.json, else config.json), so that
+    ids a server returns are cut like the embedded runtime's (before the first EOS)."""
+    if not model_path:
+        return []
+    from pathlib import Path
+
+    for name in ("generation_config.json", "config.json"):
+        path = Path(str(model_path)) / name
+        if not path.is_file():
+            continue
+        config = json.loads(path.read_text())
+        eos = config.get("eos_token_id", (config.get("text_config") or {}).get("eos_token_id"))
+        if eos is not None:
+            return [eos] if isinstance(eos, int) else list(eos)
+    return []

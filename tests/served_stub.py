@@ -14,8 +14,8 @@ schemas of the formats that cannot run on this machine, each as its own document
 - mindie: MindIE Service's native `POST /infer` (`{"inputs", "stream", "parameters"}` ->
   `{"generated_text", "details"}`; stream SSE `{"prefill_time", "decode_time", "token"}`).
 
-A `backend(prompt, images, max_new_tokens) -> (text, [(id, piece), ...])` answers; for openai the stub
-renders the messages itself with `render(parts)` (the server applies the chat template).
+A `backend(prompt, images, max_new_tokens) -> (text, [(id, piece), ...])` answers; for openai
+the stub renders the messages itself with `render(parts)` (the server applies the chat template).
 Failures can be injected: `fail_first` 503s, a 500 `fail_after` N answers, non-JSON replies.
 """
 from __future__ import annotations

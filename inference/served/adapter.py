@@ -16,6 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from inference.models.base import Generation, ModelPathError, PreparedRequest, cut_at_eos
 from inference.requests import Request
@@ -68,6 +69,9 @@ class ServedAdapter:
             raise EndpointConfigError(
                 f"model.model_path: api={api} sends a prompt rendered with the checkpoint's chat "
                 "template; point model_path at the checkpoint (its tokenizer files suffice)")
+        path = model_cfg.get("model_path")
+        if path and not Path(str(path)).expanduser().is_dir():
+            raise EndpointConfigError(f"model.model_path={path}: no such directory")
 
     def __init__(self, model_cfg, device=None, dtype=None, tp_mesh=None):
         self.check(model_cfg)
@@ -78,7 +82,7 @@ class ServedAdapter:
                                  retries=int(model_cfg.get("retries", 3)),
                                  backoff=float(model_cfg.get("backoff", 1.0)))
         self.concurrency = max(1, int(model_cfg.get("concurrency") or 1))
-        self.requests_per_batch = self.concurrency * 4     # requests per engine batch (one write each)
+        self.requests_per_batch = self.concurrency * 4   # per engine batch (one write each)
         self.stream = bool(model_cfg.get("stream", True))
         self.media = str(model_cfg.get("media", "base64"))
         self.stop = list(model_cfg.get("stop_strings") or [])
@@ -194,8 +198,6 @@ def _eos_ids(model_path) -> list[int]:
     ids a server returns are cut like the embedded runtime's (before the first EOS)."""
     if not model_path:
         return []
-    from pathlib import Path
-
     for name in ("generation_config.json", "config.json"):
         path = Path(str(model_path)) / name
         if not path.is_file():

@@ -19,8 +19,8 @@ def media_url(path: str, mode: str = "base64") -> str:
     """`data:<mime>;base64,...` (the server needs no access to our disk) or `file://<abs>`."""
     file = Path(path)
     if not file.is_file():
-        raise MediaError(f"{'video' if file.suffix.lower() in ('.mp4', '.avi', '.webm') else 'image'}"
-                         f" not found: {path}")
+        kind = "video" if MIME.get(file.suffix.lower(), "").startswith("video/") else "image"
+        raise MediaError(f"{kind} not found: {path}")
     if mode == "file":
         return file.resolve().as_uri()
     mime = MIME.get(file.suffix.lower()) or mimetypes.guess_type(file.name)[0] \

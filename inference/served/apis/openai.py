@@ -31,8 +31,9 @@ class OpenAIApi(ServedApi):
                                     f"serves: {', '.join(map(str, served)) or 'nothing'})")
             self.model = served[0]
         elif served and self.model not in served:
+            names = ", ".join(map(str, served))
             raise EndpointError(f"model.served_model={self.model}: not served by "
-                                f"{self.client.endpoint} (it serves: {', '.join(map(str, served))})")
+                                f"{self.client.endpoint} (it serves: {names})")
 
     def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
         payload = {"model": self.model,

@@ -83,10 +83,17 @@ class Engine:
     def _generate(self, ready: list[PreparedRequest]) -> dict[str, Response]:
         max_new = max(p.request.max_new_tokens for p in ready)
         result = self.adapter.generate(ready, max_new)
-        ids = result.output_ids or [None] * len(ready)
-        top = result.top_answers or [None] * len(ready)
-        return {p.request.request_id: Response(p.request.request_id, text, None,
-                                               result.prompt_len, count, result.e2e_time,
-                                               result.first_token_time, row_ids, row_top)
-                for p, text, count, row_ids, row_top
-                in zip(ready, result.texts, result.output_tokens, ids, top)}
+        rows = len(ready)
+        ids = result.output_ids or [None] * rows
+        top = result.top_answers or [None] * rows
+        # served adapters answer per request: own latency, own error
+        errors = getattr(result, "errors", None) or [None] * rows
+        retry = getattr(result, "retry", None) or [False] * rows
+        e2e = getattr(result, "e2e_times", None) or [result.e2e_time] * rows
+        first = getattr(result, "first_token_times", None) or [result.first_token_time] * rows
+        return {p.request.request_id: Response(p.request.request_id, text, error,
+                                               result.prompt_len, count, row_e2e, row_first,
+                                               row_ids, row_top, row_retry)
+                for p, text, count, row_ids, row_top, error, row_retry, row_e2e, row_first
+                in zip(ready, result.texts, result.output_tokens, ids, top, errors, retry, e2e,
+                       first)}

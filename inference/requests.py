@@ -24,3 +24,5 @@ class Response:
     first_token_time: float = 0.0       # seconds until its batch's first token
     output_ids: list[int] | None = None  # generated ids, cut at end of sequence
     top_answers: list | None = None     # classifiers: [[answer, logit], ...], best first
+    retry: bool = False                 # not the sample's fault (a served endpoint failed):
+                                        # left for a rerun instead of recorded

@@ -115,7 +115,8 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
     if parallel.is_main:
         print(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
-    batch_size = int(runtime["batch_size"])
+    # a served model: a batch is the requests sent concurrently between two writes
+    batch_size = int(getattr(adapter, "requests_per_batch", 0) or runtime["batch_size"])
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
     max_new = (cfg["model"].get("generation") or {}).get("max_new_tokens") \
         or cfg["task"]["max_new_tokens"]
@@ -136,8 +137,11 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
 
     def on_batch(responses) -> None:
         nonlocal output_tokens, errors
-        batch = []
+        batch, left = [], []
         for response in responses:
+            if response.retry:   # the endpoint failed, not the sample: left for a rerun
+                left.append(response.error)
+                continue
             record = make_record(run_, pending[response.request_id], response.text,
                                  response.error, response.e2e_time, response.first_token_time)
             record["fingerprint"] = response.request_id
@@ -146,8 +150,9 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
                 record["top_answers"] = response.top_answers
             batch.append(record)
         contribution = (batch, sum(r.num_output_tokens for r in responses),
-                        max((r.e2e_time for r in responses), default=0.0))
-        gathered = all_gather(parallel, contribution if parallel.tp_rank == 0 else ([], 0, 0.0))
+                        max((r.e2e_time for r in responses), default=0.0), left)
+        gathered = all_gather(parallel, contribution if parallel.tp_rank == 0
+                              else ([], 0, 0.0, []))
         new = [record for part in gathered for record in part[0]]
         records.extend(new)
         output_tokens += sum(part[1] for part in gathered)
@@ -157,6 +162,11 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             batch_log.append(new, max(part[2] for part in gathered))
             progress.update(len(new))
             set_progress(len(records), len(run_.samples), samples_log.path)
+        unsent = [error for part in gathered for error in part[3]]
+        if unsent:
+            raise RunAborted(
+                f"{unsent[0]}; {len(unsent)} sample(s) not answered. Finished samples are kept "
+                f"in {run_.debug_dir / 'samples.jsonl'}: rerun the same command to resume")
         if errors > allowed_errors:
             raise RunAborted(
                 f"{errors} of {len(run_.samples)} samples failed, more than "
@@ -174,8 +184,11 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
         if main:
             samples_log.close()
             batch_log.close()
+        if hasattr(adapter, "close"):
+            adapter.close()
     elapsed = time.perf_counter() - start
-    return {"device": device, "tp": parallel.tp, "dp": parallel.dp,
+    served = adapter.run_stats() if hasattr(adapter, "run_stats") else {}
+    return {**served, "device": device, "tp": parallel.tp, "dp": parallel.dp,
             "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None}

@@ -25,6 +25,9 @@ from runners.evaluation import open_run
 
 def run(hydra_cfg) -> int:
     cfg = to_container(hydra_cfg)
+    if cfg["model"].get("adapter") == "served":   # a model behind a server: its own sweep
+        from runners.served_performance import run_served
+        return run_served(hydra_cfg)
     try:
         device = pick_device(cfg["runtime"].get("device"))
         parallel = init_parallel(int(cfg["runtime"].get("tp", 1)), 1, device)

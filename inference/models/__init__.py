@@ -15,6 +15,7 @@ ADAPTERS = {
     "generic": ImageTextAdapter,
     "vlmo": VLMoAdapter,
     "deepseek_vl2": DeepseekVL2Adapter,
+    "served": "inference.served.adapter:ServedAdapter",   # imported on use (no cycle)
 }
 
 
@@ -22,6 +23,11 @@ def adapter_class(model_cfg):
     name = model_cfg.get("adapter", "generic")
     if name not in ADAPTERS:
         raise ModelPathError(f"model.adapter={name}: unknown (known: {', '.join(ADAPTERS)})")
+    if isinstance(ADAPTERS[name], str):
+        import importlib
+
+        module, _, attribute = ADAPTERS[name].partition(":")
+        ADAPTERS[name] = getattr(importlib.import_module(module), attribute)
     return ADAPTERS[name]
 
 

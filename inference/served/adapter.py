@@ -1,0 +1,209 @@
+"""`model.adapter=served`: a model behind an inference server, evaluated like an embedded one.
+
+Requests go out `model.concurrency` at a time (runtime.concurrency by default), each with the
+same user turn as the embedded runtime builds (messages for the OpenAI API; the prompt rendered
+with the checkpoint's chat template for text-in APIs), greedy, `max_new_tokens` and the stop
+strings passed through. Transient failures (connection errors, 429, 5xx, timeouts) are retried
+with backoff and counted; a request that still fails, or a reply that is not understood, is
+left for a rerun (`retry`) and stops the run after the finished samples are written; a 4xx that
+concerns one request (a prompt too long, a bad image) is that sample's error.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inference.models.base import Generation, ModelPathError, PreparedRequest, cut_at_eos
+from inference.requests import Request
+from inference.served.apis import APIS
+from inference.served.apis.base import Options, Reply
+from inference.served.http import EndpointError, HttpClient, expand_headers
+from inference.served.prompts import ServedCall, TemplateRenderer, media_url
+
+log = logging.getLogger(__name__)
+
+
+
+class EndpointConfigError(ModelPathError):
+    """The served model cannot be used: a bad setting, the server not there, a wrong model
+    name. One line naming the key or the endpoint (exit code 2)."""
+
+
+@dataclass
+class ServedPrepared(PreparedRequest):
+    call: ServedCall | None = None
+
+
+@dataclass
+class ServedGeneration(Generation):
+    """Per-request results: each request has its own latency, and may fail alone."""
+    errors: list = field(default_factory=list)             # per row: message or None
+    retry: list = field(default_factory=list)              # per row: leave it for a rerun
+    e2e_times: list = field(default_factory=list)
+    first_token_times: list = field(default_factory=list)
+    prompt_tokens: list = field(default_factory=list)
+
+
+class ServedAdapter:
+    video_mode = "served"
+    model = None          # no local model: runners that need one check for it
+
+    @staticmethod
+    def check(model_cfg) -> None:
+        api = model_cfg.get("api", "openai")
+        if api not in APIS:
+            raise EndpointConfigError(f"model.api={api}: unknown (known: {', '.join(APIS)})")
+        endpoint = str(model_cfg.get("endpoint") or "")
+        if not endpoint.startswith(("http://", "https://")):
+            raise EndpointConfigError(f"model.endpoint={endpoint or 'null'}: not an http(s) URL")
+        try:
+            expand_headers(model_cfg.get("headers"))
+        except ValueError as err:
+            raise EndpointConfigError(str(err)) from None
+        if APIS[api].text_in and not model_cfg.get("model_path"):
+            raise EndpointConfigError(
+                f"model.model_path: api={api} sends a prompt rendered with the checkpoint's chat "
+                "template; point model_path at the checkpoint (its tokenizer files suffice)")
+        path = model_cfg.get("model_path")
+        if path and not Path(str(path)).expanduser().is_dir():
+            raise EndpointConfigError(f"model.model_path={path}: no such directory")
+
+    def __init__(self, model_cfg, device=None, dtype=None, tp_mesh=None):
+        self.check(model_cfg)
+        self.cfg = model_cfg
+        self.endpoint = str(model_cfg["endpoint"]).rstrip("/")
+        self.client = HttpClient(self.endpoint, expand_headers(model_cfg.get("headers")),
+                                 timeout=float(model_cfg.get("timeout") or 300),
+                                 retries=int(model_cfg.get("retries", 3)),
+                                 backoff=float(model_cfg.get("backoff", 1.0)))
+        self.concurrency = max(1, int(model_cfg.get("concurrency") or 1))
+        self.requests_per_batch = self.concurrency * 4   # per engine batch (one write each)
+        self.stream = bool(model_cfg.get("stream", True))
+        self.media = str(model_cfg.get("media", "base64"))
+        self.stop = list(model_cfg.get("stop_strings") or [])
+        try:
+            self.api = APIS[model_cfg.get("api", "openai")](self.client, model_cfg)
+        except EndpointError as err:
+            raise EndpointConfigError(str(err)) from None
+        self.eos_ids = _eos_ids(model_cfg.get("model_path"))
+        self.renderer = None
+        if self.api.text_in:
+            self.renderer = TemplateRenderer(str(model_cfg["model_path"]),
+                                             bool(model_cfg.get("trust_remote_code", False)))
+        try:
+            self.api.preflight()
+        except EndpointError as err:
+            message = str(err)
+            if self.endpoint not in message:
+                message = f"model.endpoint={self.endpoint}: {message}"
+            raise EndpointConfigError(message) from None
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="served")
+        self._lock = threading.Lock()
+        self.requests_sent = 0
+        self.requests_failed = 0
+        self._broken: EndpointError | None = None
+
+    # -- the adapter protocol -------------------------------------------------------------
+    def prepare(self, request: Request) -> ServedPrepared:
+        """Encode the media (in the engine's loader threads); raises MediaError."""
+        call = ServedCall(request.request_id, request.text,
+                          [media_url(p, self.media) for p in request.images],
+                          media_url(request.video, self.media) if request.video else None)
+        if self.renderer is not None:
+            call.prompt = self.renderer.render(request.text, len(request.images),
+                                               request.video is not None)
+            call.image_placeholder = self.renderer.image_placeholder
+        return ServedPrepared(request, call=call)
+
+    def generate(self, batch: list[ServedPrepared], max_new_tokens: int,
+                 ignore_eos: bool = False) -> ServedGeneration:
+        options = Options(int(max_new_tokens), self.stop, ignore_eos, self.stream)
+        self._broken = None      # set by a request that failed for good: the rest stay unsent
+        start = time.perf_counter()
+        outcomes = list(self.pool.map(lambda p: self._send(p.call, options), batch))
+        end = time.perf_counter()
+        result = ServedGeneration([], [], 0, end - start, 0.0, 0)
+        for reply, error, e2e, first in outcomes:
+            failed = error is not None
+            result.texts.append(None if failed else reply.text)
+            ids = None if failed or reply.token_ids is None else \
+                cut_at_eos(list(reply.token_ids), self.eos_ids)
+            result.output_ids.append(ids)
+            count = 0 if failed else (reply.output_tokens if reply.output_tokens is not None
+                                      else len(reply.token_ids or []))
+            result.output_tokens.append(count)
+            result.errors.append(None if not failed else str(error))
+            result.retry.append(failed and error.fatal)
+            result.e2e_times.append(e2e)
+            result.first_token_times.append(first)
+            result.prompt_tokens.append(0 if failed else (reply.prompt_tokens or 0))
+        result.prompt_len = max(result.prompt_tokens, default=0)
+        result.first_token_time = min(result.first_token_times, default=0.0)
+        result.steps = max(result.output_tokens, default=0)
+        return result
+
+    def run_stats(self) -> dict:
+        return {"served": {"endpoint": self.endpoint, "api": self.api.name,
+                           "served_model": self.api.model, "concurrency": self.concurrency,
+                           "requests": self.requests_sent, "failed": self.requests_failed,
+                           "retried": self.client.retried}}
+
+    def set_concurrency(self, concurrency: int) -> None:
+        """Requests in flight at once from now on (runner=performance sweeps it)."""
+        self.pool.shutdown(wait=True)
+        self.concurrency = max(1, int(concurrency))
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="served")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False)
+
+    # -- one request ------------------------------------------------------------------------
+    def _send(self, call: ServedCall, options: Options):
+        """(reply, error, e2e seconds, first token seconds); never raises."""
+        with self._lock:
+            if self._broken is not None:
+                return None, self._broken, 0.0, 0.0
+            self.requests_sent += 1
+        start = time.perf_counter()
+        first = [None]
+        try:
+            path, payload = self.api.request(call, options)
+            if options.stream:
+                reply = Reply()
+
+                def on_event(event):
+                    if self.api.stream_event(event, reply, call) and first[0] is None:
+                        first[0] = time.perf_counter()
+
+                self.client.post_stream(path, payload, self.api.framing, on_event)
+            else:
+                reply = self.api.parse(self.client.post_json(path, payload), call)
+        except EndpointError as err:
+            with self._lock:
+                self.requests_failed += 1
+                if err.fatal:
+                    self._broken = err
+            return None, err, time.perf_counter() - start, 0.0
+        end = time.perf_counter()
+        return reply, None, end - start, (first[0] or end) - start
+
+
+def _eos_ids(model_path) -> list[int]:
+    """The checkpoint's end-of-sequence ids (generation_config.json, else config.json), so that
+    ids a server returns are cut like the embedded runtime's (before the first EOS)."""
+    if not model_path:
+        return []
+    for name in ("generation_config.json", "config.json"):
+        path = Path(str(model_path)) / name
+        if not path.is_file():
+            continue
+        config = json.loads(path.read_text())
+        eos = config.get("eos_token_id", (config.get("text_config") or {}).get("eos_token_id"))
+        if eos is not None:
+            return [eos] if isinstance(eos, int) else list(eos)
+    return []

@@ -1,0 +1,62 @@
+"""What every request format implements: the request for one call, reading a reply, reading
+one streamed event, and a check before the run that the server and the model are there."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inference.served.http import EndpointError, HttpClient
+from inference.served.prompts import ServedCall
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    token_ids: list[int] | None = None     # generated ids, when the server returns them
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    finish_reason: str | None = None
+
+
+@dataclass
+class Options:
+    max_new_tokens: int
+    stop: list[str]
+    ignore_eos: bool = False
+    stream: bool = False
+
+
+class ServedApi:
+    name = ""
+    framing = "sse"            # how streamed events are delimited: "sse" or "nul"
+    text_in = True             # the prompt is rendered here with the checkpoint's template
+
+    def __init__(self, client: HttpClient, model_cfg: dict):
+        self.client = client
+        self.model = model_cfg.get("served_model")
+        self.extra = dict(model_cfg.get("extra_body") or {})
+
+    def preflight(self) -> None:
+        """Raise EndpointError when the server or the model is not there."""
+
+    def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
+        raise NotImplementedError
+
+    def parse(self, data, call: ServedCall) -> Reply:
+        raise NotImplementedError
+
+    def stream_event(self, event: dict, reply: Reply, call: ServedCall) -> str:
+        """Fold one streamed event into `reply`; the new text."""
+        raise NotImplementedError
+
+    # shared helpers
+    def fail(self, what: str, data) -> EndpointError:
+        return EndpointError(f"{self.client.endpoint} ({self.name}): {what}: "
+                             f"{str(data)[:200]}")
+
+    def check_error(self, data) -> None:
+        if isinstance(data, dict) and data.get("error"):
+            error = data["error"]
+            if isinstance(error, dict):
+                error = error.get("message", error)
+            raise EndpointError(f"{self.client.endpoint} ({self.name}): server error: "
+                                f"{' '.join(str(error).split())[:300]}")

@@ -1,0 +1,76 @@
+"""OpenAI chat completions (`POST /v1/chat/completions`), as served by vLLM, vllm-ascend,
+MindIE Service, SGLang, TGI's Messages API... The user turn is sent as messages with image
+and video content parts; the server applies the checkpoint's chat template, as the embedded
+runtime does. Streaming: server-sent events of `chat.completion.chunk` objects."""
+from __future__ import annotations
+
+from inference.served.apis.base import Options, Reply, ServedApi
+from inference.served.http import EndpointError
+from inference.served.prompts import ServedCall, content_parts
+
+
+class OpenAIApi(ServedApi):
+    name = "openai"
+    text_in = False
+
+    @property
+    def base(self) -> str:
+        return "" if self.client.endpoint.endswith("/v1") else "/v1"
+
+    def preflight(self) -> None:
+        try:
+            listing = self.client.get_json(f"{self.base}/models")
+        except EndpointError as err:
+            if err.status == 404:       # a server without the model list: the run will tell
+                return
+            raise
+        served = [m.get("id") for m in (listing or {}).get("data", []) if isinstance(m, dict)]
+        if self.model is None:
+            if len(served) != 1:
+                raise EndpointError(f"{self.client.endpoint}: set model.served_model (this server "
+                                    f"serves: {', '.join(map(str, served)) or 'nothing'})")
+            self.model = served[0]
+        elif served and self.model not in served:
+            names = ", ".join(map(str, served))
+            raise EndpointError(f"model.served_model={self.model}: not served by "
+                                f"{self.client.endpoint} (it serves: {names})")
+
+    def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
+        payload = {"model": self.model,
+                   "messages": [{"role": "user", "content": content_parts(call)}],
+                   "max_tokens": options.max_new_tokens, "temperature": 0.0, "top_p": 1.0,
+                   "n": 1, "stream": options.stream}
+        if options.stop:
+            payload["stop"] = list(options.stop)
+        if options.stream:
+            payload["stream_options"] = {"include_usage": True}
+        if options.ignore_eos:   # vLLM's extension: exactly max_tokens tokens
+            payload.update(ignore_eos=True, min_tokens=options.max_new_tokens)
+        payload.update(self.extra)
+        return f"{self.base}/chat/completions", payload
+
+    def parse(self, data, call: ServedCall) -> Reply:
+        self.check_error(data)
+        try:
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise self.fail("no choices[0].message in the reply", data) from None
+        usage = data.get("usage") or {}
+        return Reply(text, choice.get("token_ids"), usage.get("prompt_tokens"),
+                     usage.get("completion_tokens"), choice.get("finish_reason"))
+
+    def stream_event(self, event: dict, reply: Reply, call: ServedCall) -> str:
+        self.check_error(event)
+        usage = event.get("usage") or {}
+        if usage:
+            reply.prompt_tokens = usage.get("prompt_tokens", reply.prompt_tokens)
+            reply.output_tokens = usage.get("completion_tokens", reply.output_tokens)
+        piece = ""
+        for choice in event.get("choices") or []:
+            piece += (choice.get("delta") or {}).get("content") or ""
+            if choice.get("token_ids"):
+                reply.token_ids = (reply.token_ids or []) + list(choice["token_ids"])
+            reply.finish_reason = choice.get("finish_reason") or reply.finish_reason
+        reply.text += piece
+        return piece

@@ -1,0 +1,76 @@
+"""runner=performance for a served model (model.adapter=served): throughput and latency at
+each concurrency in runner.batch_sizes (requests in flight at once), every request with one
+image and runner.max_output_length tokens (the server is asked to ignore EOS where it can).
+Time to first token is measured when the server streams (model.stream=true). Writes the same
+CSVs and plot as the embedded sweep, plus performance/served_latency.json (per level:
+requests/s, latency and time-to-first-token percentiles, retries)."""
+from __future__ import annotations
+
+import json
+import statistics
+
+from inference.models import check_model, create_adapter
+from inference.requests import Request
+from modeltest.reports.performance_report import performance_row
+from runners.config import ConfigError, to_container
+from runners.demo import ensure_demo_assets
+from runners.evaluation import open_run
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered \
+        else 0.0
+
+
+def run_served(hydra_cfg) -> int:
+    from runners.performance import _report
+
+    cfg = to_container(hydra_cfg)
+    run_ = open_run(hydra_cfg)
+    with_image = [s for s in run_.samples if s.images]
+    if not with_image:
+        raise ConfigError(f"task {run_.task} has no image samples for runner=performance")
+    ensure_demo_assets([cfg["model"].get("model_path")])
+    check_model(cfg["model"])
+    adapter = create_adapter(cfg["model"], "cpu", None)
+    runner = cfg["runner"]
+    length = int(runner.get("max_output_length", 256))
+
+    def requests(count: int):
+        return [adapter.prepare(Request(str(i), s.prompt, s.images[:1], None, length))
+                for i, s in enumerate(with_image[i % len(with_image)] for i in range(count))]
+
+    try:
+        for _ in range(int(runner.get("warmup", 1))):
+            adapter.generate(requests(1), min(length, 8), ignore_eos=True)
+        rows, levels = [], []
+        for level in runner.get("batch_sizes") or range(1, 11):
+            adapter.set_concurrency(int(level))
+            result = adapter.generate(requests(int(level)), length, ignore_eos=True)
+            failed = [e for e in result.errors if e]
+            if failed:
+                raise ConfigError(f"runner=performance at concurrency {level}: {failed[0]}")
+            prompt = round(statistics.mean(result.prompt_tokens))
+            output = round(statistics.mean(result.output_tokens))
+            first = statistics.mean(result.first_token_times)
+            rows.append(performance_row(int(level), prompt, prompt, output, result.e2e_time,
+                                        first))
+            levels.append({
+                "concurrency": int(level), "requests": len(result.texts),
+                "requests_per_second": len(result.texts) / result.e2e_time,
+                "output_tokens_per_second": sum(result.output_tokens) / result.e2e_time,
+                "latency_ms": {"mean": 1000 * statistics.mean(result.e2e_times),
+                               "p50": 1000 * _percentile(result.e2e_times, 0.5),
+                               "p90": 1000 * _percentile(result.e2e_times, 0.9)},
+                "first_token_ms": {"mean": 1000 * first,
+                                   "p50": 1000 * _percentile(result.first_token_times, 0.5),
+                                   "p90": 1000 * _percentile(result.first_token_times, 0.9)}
+                if adapter.stream else None})
+    finally:
+        adapter.close()
+    stats = adapter.run_stats()["served"]
+    _report(run_.output_dir, cfg, rows, 0.0, f"served ({stats['api']} at {stats['endpoint']})")
+    (run_.output_dir / "performance" / "served_latency.json").write_text(
+        json.dumps({**stats, "max_output_length": length, "levels": levels}, indent=2))
+    return 0

@@ -77,7 +77,8 @@ def _save(model, processor, folder: Path) -> None:
     processor.save_pretrained(folder)
 
 
-def build_qwen2_vl(folder: Path) -> None:
+def _build_qwen2_vl(folder: Path, mrope_section: list[int], text_sizes: dict,
+                    vision_sizes: dict) -> None:
     from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration,
                               Qwen2VLImageProcessor, Qwen2VLProcessor)
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
@@ -86,12 +87,14 @@ def build_qwen2_vl(folder: Path) -> None:
                 "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
     tokenizer = _train_tokenizer(specials, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
+    text = _small_llm(tokenizer, "<|im_end|>", "<|endoftext|>", "<|endoftext|>",
+                      rope_scaling={"type": "mrope", "mrope_section": mrope_section},
+                      rope_theta=10000.0)
+    text.update(text_sizes)
     config = Qwen2VLConfig(
-        text_config=_small_llm(tokenizer, "<|im_end|>", "<|endoftext|>", "<|endoftext|>",
-                               rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
-                               rope_theta=10000.0),
-        vision_config=dict(depth=2, embed_dim=32, hidden_size=64, num_heads=4, mlp_ratio=2,
-                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
+        text_config=text,
+        vision_config=dict(depth=2, mlp_ratio=2, patch_size=14, spatial_merge_size=2,
+                           temporal_patch_size=2, **vision_sizes),
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
     torch.manual_seed(0)
@@ -103,6 +106,10 @@ def build_qwen2_vl(folder: Path) -> None:
         chat_template=_chatml("<|vision_start|><|image_pad|><|vision_end|>",
                               "<|vision_start|><|video_pad|><|vision_end|>"))
     _save(model, processor, folder)
+
+
+def build_qwen2_vl(folder: Path) -> None:
+    _build_qwen2_vl(folder, [2, 3, 3], {}, dict(embed_dim=32, hidden_size=64, num_heads=4))
 
 
 def build_internvl(folder: Path) -> None:
@@ -337,34 +344,10 @@ BUILDERS = {"deepseek_vl2": build_deepseek_vl2, "vlmo": build_vlmo, "qwen2_vl": 
 def build_qwen2_vl_served(folder: Path) -> None:
     """demo_qwen2_vl_served: the demo Qwen2-VL with head size 32 (vLLM's CPU attention needs
     at least 32), to be served by scripts/serve_vllm.sh and run in-process beside it."""
-    from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration,
-                              Qwen2VLImageProcessor, Qwen2VLProcessor)
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
-
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>",
-                "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
-    tokenizer = _train_tokenizer(specials, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
-    text = _small_llm(tokenizer, "<|im_end|>", "<|endoftext|>", "<|endoftext|>",
-                      rope_scaling={"type": "mrope", "mrope_section": [4, 6, 6]},
-                      rope_theta=10000.0)
-    text.update(hidden_size=128, intermediate_size=256, num_attention_heads=4,
-                num_key_value_heads=2)          # head size 128 / 4 = 32
-    config = Qwen2VLConfig(
-        text_config=text,
-        vision_config=dict(depth=2, embed_dim=64, hidden_size=128, num_heads=2, mlp_ratio=2,
-                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
-    torch.manual_seed(0)
-    model = Qwen2VLForConditionalGeneration(config).eval()
-    size = {"shortest_edge": 56 * 56, "longest_edge": 112 * 112}
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=size),
-        video_processor=Qwen2VLVideoProcessor(size=size), tokenizer=tokenizer,
-        chat_template=_chatml("<|vision_start|><|image_pad|><|vision_end|>",
-                              "<|vision_start|><|video_pad|><|vision_end|>"))
-    _save(model, processor, folder)
+    # head size 128 / 4 = 32, the least vLLM's CPU attention takes
+    _build_qwen2_vl(folder, [4, 6, 6], dict(hidden_size=128, intermediate_size=256,
+                                            num_attention_heads=4, num_key_value_heads=2),
+                    dict(embed_dim=64, hidden_size=128, num_heads=2))
 
 
 BUILDERS["qwen2_vl_served"] = build_qwen2_vl_served

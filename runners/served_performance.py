@@ -11,9 +11,10 @@ import statistics
 
 from inference.models import check_model, create_adapter
 from inference.requests import Request
+from modeltest.reports.atomic import write_text_atomic
 from modeltest.reports.performance_report import performance_row
 from runners.config import ConfigError, to_container
-from runners.demo import ensure_demo_assets
+from runners.demo import demo_asset, ensure_demo_assets
 from runners.evaluation import open_run
 
 
@@ -70,7 +71,8 @@ def run_served(hydra_cfg) -> int:
     finally:
         adapter.close()
     stats = adapter.run_stats()["served"]
-    _report(run_.output_dir, cfg, rows, 0.0, f"served ({stats['api']} at {stats['endpoint']})")
-    (run_.output_dir / "performance" / "served_latency.json").write_text(
-        json.dumps({**stats, "max_output_length": length, "levels": levels}, indent=2))
+    _report(run_.output_dir, cfg, rows, 0.0, f"served ({stats['api']} at {stats['endpoint']})",
+            {"demo_data": run_.demo_data,
+             "demo_model": demo_asset(cfg["model"].get("model_path")) is not None})
+    write_text_atomic(run_.output_dir / "served_latency.json", json.dumps({**stats, "max_output_length": length, "levels": levels}, indent=2))
     return 0

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from inference.models.base import cut_at_eos, trim_padding
+from inference.models.qwen2_vl import smart_size
 from runners.cli import main
 from runners.demo import ensure_asset
 from tests.served_stub import StubServer
@@ -40,7 +42,19 @@ def make_backend(demo_model):
     tokenizer = processor.tokenizer
     lock = threading.Lock()
 
+    size = processor.image_processor.size
+    factor = processor.image_processor.patch_size * processor.image_processor.merge_size
+
+    def model_card_resize(image):
+        # the Qwen2-VL model card's serving recipe resizes on the client with qwen-vl-utils
+        # before the processor, as the in-process adapter does; model=served sends the file
+        # as it is, so this stub stands for a server fed that way
+        height, width = smart_size(image.height, image.width, factor, size["shortest_edge"],
+                                   size["longest_edge"])
+        return image.resize((width, height), Image.Resampling.BICUBIC)
+
     def backend(prompt, images, max_new):
+        images = [model_card_resize(image) for image in images or []]
         with lock, torch.inference_mode():
             inputs = processor(text=[prompt], images=images or None, return_tensors="pt")
             output = model.generate(**inputs, max_new_tokens=max_new, do_sample=False,

@@ -13,6 +13,7 @@ from inference.device import pick_device, resolve_dtype
 from inference.distributed import init_parallel, shutdown
 from inference.memory import peak_memory_mb, reset_peak
 from inference.models import check_model, create_adapter
+from inference.models.base import synchronize
 from inference.requests import Request
 from modeltest.reports.performance_report import (performance_row, plot_performance,
                                                   write_performance_csvs)
@@ -61,8 +62,9 @@ def run(hydra_cfg) -> int:
 
 def _sweep(adapter, samples, runner_cfg: dict, device: str,
            say=print) -> tuple[list[dict], float]:
+    """Lengths and timings come from the adapter's Generation (every family reports them),
+    so the sweep needs nothing model-specific."""
     length = int(runner_cfg.get("max_output_length", 256))
-    image_token = getattr(adapter.model.config, "image_token_id", None)
 
     def batch_of(size: int):
         chosen = [samples[i % len(samples)] for i in range(size)]
@@ -77,16 +79,17 @@ def _sweep(adapter, samples, runner_cfg: dict, device: str,
     rows = []
     for index, size in enumerate(sizes, start=1):
         started = time.perf_counter()
+        # media decoding (prepare) runs in background workers in evaluation runs: not timed
         prepared = batch_of(int(size))
-        inputs = adapter.build_inputs(prepared[:1])
-        embedding_len = int(inputs["input_ids"].shape[1])
-        text_len = embedding_len - (int((inputs["input_ids"][0] == image_token).sum())
-                                    if image_token is not None else 0)
-        _synchronize(device)
+        synchronize(device)
         result = adapter.generate(prepared, max_new_tokens=length, ignore_eos=True)
-        _synchronize(device)
-        rows.append(performance_row(int(size), text_len, embedding_len, result.steps,
-                                    result.e2e_time, result.first_token_time))
+        synchronize(device)
+        # input length: the real model input (result.prompt_len, the padded sequence prefill
+        # runs over, image tokens included), the same figure in both CSVs
+        rows.append(performance_row(int(size), result.prompt_len, result.prompt_len,
+                                    result.steps, result.e2e_time, result.first_token_time,
+                                    preprocess_s=result.preprocess_time,
+                                    text_len=result.text_len))
         say(f"[{index}/{len(sizes)}] batch size {size}: {result.steps} tokens in "
             f"{time.perf_counter() - started:.1f} s, "
             f"{rows[-1]['E2E Throughput Average(Tokens/s)']:.1f} tokens/s", flush=True)
@@ -98,13 +101,6 @@ def demo_note(demo: dict) -> str:
                                     ("demo_model", "a demo model with random weights"))
              if demo.get(key)]
     return f"DEMO: this run used {' and '.join(parts)}" if parts else ""
-
-
-def _synchronize(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    elif device.startswith("npu"):
-        torch.npu.synchronize()
 
 
 def _report(output_dir: Path, cfg: dict, rows: list[dict], peak: float, device: str,
@@ -122,10 +118,10 @@ def _report(output_dir: Path, cfg: dict, rows: list[dict], peak: float, device: 
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": cfg}, indent=2))
     if note:
         print(note)
-    print(tabulate([[r["batch"], r["embedding_len"], r["output_len"],
-                     f"{r['first_token_time(ms)']:.1f}", f"{r['non_first_token_time(ms)']:.2f}",
-                     f"{r['ResponseTime(ms)']:.1f}",
+    print(tabulate([[r["batch"], r["input_len"], r["output_len"],
+                     f"{r['preprocess_time(ms)']:.1f}", f"{r['prefill_time(ms)']:.1f}",
+                     f"{r['non_first_token_time(ms)']:.2f}", f"{r['ResponseTime(ms)']:.1f}",
                      f"{r['E2E Throughput Average(Tokens/s)']:.1f}"] for r in rows],
-                   headers=["batch", "input", "output", "first token ms", "per token ms",
-                            "response ms", "tokens/s"], tablefmt="simple"))
+                   headers=["batch", "input", "output", "preprocess ms", "prefill ms",
+                            "per token ms", "response ms", "tokens/s"], tablefmt="simple"))
     print(f"peak memory: {peak:.0f} MB on {device}\nreports: {folder}", flush=True)

@@ -29,7 +29,9 @@ def test_performance_sweep_writes_csvs_plot_and_memory(tmp_path, capsys):
     assert [int(r["batch"]) for r in rows] == [1, 3]
     # generation continues past EOS: every batch produced exactly max_output_length tokens
     assert all(int(r["output_len"]) == 12 for r in rows)
-    assert all(int(r["embedding_len"]) > int(r["input_len"]) > 0 for r in rows)
+    # input_len is the model's input length (image tokens included), as in benchmark.csv
+    assert all(int(r["embedding_len"]) == int(r["input_len"]) > int(r["text_len"]) > 0
+               for r in rows)
     bench = read_csv(folder / "benchmark.csv")
     assert list(bench[0]) == BENCHMARK_COLUMNS + ["data"] and len(bench) == 2
     assert float(bench[1]["e2e_time(ms)"]) > float(bench[1]["prefill_time(ms)"]) > 0

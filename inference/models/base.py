@@ -50,14 +50,27 @@ def cut_at_eos(ids: list[int], eos_ids) -> list[int]:
     return list(ids)
 
 
-class FirstTokenClock:
-    """A logits processor that notes when the first token's logits exist (end of prefill)."""
+def synchronize(device: str | None) -> None:
+    """Wait for the device's queued kernels (CUDA/NPU run asynchronously); no-op on CPU."""
+    device = str(device or "")
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    elif device.startswith("npu"):
+        torch.npu.synchronize()
 
-    def __init__(self):
+
+class FirstTokenClock:
+    """A logits processor that notes when the first token's logits exist (end of prefill).
+    On CUDA/NPU it synchronises first, so the time is when prefill finished on the device
+    rather than when its kernels were queued."""
+
+    def __init__(self, device: str | None = None):
+        self.device = device
         self.time: float | None = None
 
     def __call__(self, input_ids, scores):
         if self.time is None:
+            synchronize(self.device)
             self.time = time.perf_counter()
         return scores
 
@@ -66,13 +79,19 @@ class FirstTokenClock:
 class Generation:
     texts: list[str]
     output_tokens: list[int]          # per row, up to its end of sequence
-    prompt_len: int                   # padded prompt length of the batch
+    # the real model input length: the sequence the model's prefill runs over (padded to the
+    # batch's longest row, image/video tokens included)
+    prompt_len: int
     e2e_time: float                   # seconds: inputs built, prefill, decode
-    first_token_time: float           # seconds until the first token's logits
+    first_token_time: float           # seconds from the start until the first token's logits
     steps: int                        # decode steps the batch ran
     output_ids: list[list[int]] = field(default_factory=list)  # per row, cut at its EOS
     # classifiers (VLMo): per row, the best answers as [answer, logit], best first
     top_answers: list[list[list]] | None = None
+    # seconds of the above spent building inputs (processor, tiling, tokenising, copy to the
+    # device) before the model runs: prefill is first_token_time - preprocess_time
+    preprocess_time: float = 0.0
+    text_len: int = 0                 # text tokens of the longest row (no image/pad tokens)
 
 
 @dataclass
@@ -176,7 +195,9 @@ class ImageTextAdapter:
         inputs = self.build_inputs(batch).to(self.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        first_token = FirstTokenClock()
+        synchronize(self.device)
+        preprocessed = time.perf_counter()
+        first_token = FirstTokenClock(self.device)
         # synced_gpus off: tensor-parallel ranks see identical logits and stop together, and
         # data-parallel groups must not wait on each other's decode steps.
         generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
@@ -184,6 +205,7 @@ class ImageTextAdapter:
         if ignore_eos:   # performance runs: always produce max_new_tokens
             generation.update(min_new_tokens=max_new_tokens)
         output = self.model.generate(**inputs, **generation)
+        synchronize(self.device)
         end = time.perf_counter()
         prompt_len = inputs["input_ids"].shape[1]
         texts, counts, ids = [], [], []
@@ -195,7 +217,20 @@ class ImageTextAdapter:
             ids.append(cut_at_eos(kept, eos))
         return Generation(texts, counts, prompt_len, end - start,
                           (first_token.time or end) - start, int(output.shape[1] - prompt_len),
-                          ids)
+                          ids, preprocess_time=preprocessed - start,
+                          text_len=self._text_len(inputs))
+
+    def _text_len(self, inputs) -> int:
+        """Text tokens of the longest row: attended tokens that are not image/video tokens."""
+        ids = inputs["input_ids"]
+        mask = inputs.get("attention_mask")
+        kept = mask.bool() if mask is not None else torch.ones_like(ids, dtype=torch.bool)
+        config = getattr(self.model, "config", None)
+        for name in ("image_token_id", "video_token_id", "image_token_index"):
+            token = getattr(config, name, None)
+            if isinstance(token, int):
+                kept &= ids != token
+        return int(kept.sum(dim=1).max()) if ids.numel() else 0
 
     def _trim_padding(self, ids: list[int]) -> list[int]:
         return trim_padding(ids, self.tokenizer.pad_token_id)

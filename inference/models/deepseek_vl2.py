@@ -34,7 +34,7 @@ from inference.checkpoint_files import iter_tensors
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import (FirstTokenClock, Generation, ModelPathError, PreparedRequest,
-                                   check_model_path, cut_at_eos, trim_padding)
+                                   check_model_path, cut_at_eos, synchronize, trim_padding)
 from inference.tensor_parallel import shard_deepseek_language_model
 from inference.requests import Request
 
@@ -503,15 +503,20 @@ class DeepseekVL2Adapter:
 
     def build_inputs(self, batch: list[PreparedVL2]) -> tuple[torch.Tensor, torch.Tensor]:
         """Left-padded input embeddings with image features in place, and the mask."""
+        return self._embed([p.tiles for p in batch], [self._prompt_ids(p) for p in batch])
+
+    def _embed(self, tiles: list[list], prompt_ids: list[list[int]]
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's part of building inputs (vision tower, projector, token embeddings)."""
         embed = self.model.language.get_input_embeddings()
         rows = []
-        for prepared in batch:
-            ids = torch.tensor(self._prompt_ids(prepared), device=self.device)
+        for row_tiles, prompt in zip(tiles, prompt_ids):
+            ids = torch.tensor(prompt, device=self.device)
             embeddings = embed(ids)
-            if prepared.tiles:
+            if row_tiles:
                 features = torch.cat([self.model.image_embeddings(
                     pixels.to(self.device, self.dtype), columns, tile_rows)
-                    for pixels, columns, tile_rows in prepared.tiles])
+                    for pixels, columns, tile_rows in row_tiles])
                 embeddings = embeddings.clone()
                 embeddings[ids == self.image_token_id] = features.to(embeddings.dtype)
             rows.append(embeddings)
@@ -528,8 +533,15 @@ class DeepseekVL2Adapter:
     def generate(self, batch: list[PreparedVL2], max_new_tokens: int,
                  ignore_eos: bool = False) -> Generation:
         start = time.perf_counter()
-        embeddings, mask = self.build_inputs(batch)
-        first_token = FirstTokenClock()
+        # preprocessing: token ids and tile pixels on the device (tiling ran in prepare());
+        # the vision tower runs in _embed and counts as prefill
+        prompt_ids = [self._prompt_ids(p) for p in batch]
+        tiles = [[(pixels.to(self.device, self.dtype), columns, rows)
+                  for pixels, columns, rows in p.tiles] for p in batch]
+        synchronize(self.device)
+        preprocessed = time.perf_counter()
+        embeddings, mask = self._embed(tiles, prompt_ids)
+        first_token = FirstTokenClock(self.device)
         generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                           pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id,
                           synced_gpus=False, logits_processor=[first_token])
@@ -537,6 +549,7 @@ class DeepseekVL2Adapter:
             generation.update(min_new_tokens=max_new_tokens)
         output = self.model.language.generate(inputs_embeds=embeddings, attention_mask=mask,
                                               **generation)
+        synchronize(self.device)
         end = time.perf_counter()
         texts, counts, ids = [], [], []
         for row in output.tolist():
@@ -544,5 +557,8 @@ class DeepseekVL2Adapter:
             counts.append(len(row))
             texts.append(self.tokenizer.decode(row, skip_special_tokens=False))
             ids.append(cut_at_eos(row, self.tokenizer.eos_token_id))
+        text_len = max((sum(t != self.image_token_id for t in p) for p in prompt_ids),
+                       default=0)
         return Generation(texts, counts, embeddings.shape[1], end - start,
-                          (first_token.time or end) - start, int(output.shape[1]), ids)
+                          (first_token.time or end) - start, int(output.shape[1]), ids,
+                          preprocess_time=preprocessed - start, text_len=int(text_len))

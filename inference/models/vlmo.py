@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inference.media import load_image
-from inference.models.base import Generation, ModelPathError, PreparedRequest
+from inference.models.base import Generation, ModelPathError, PreparedRequest, synchronize
 from inference.requests import Request
 
 log = logging.getLogger(__name__)
@@ -401,13 +401,19 @@ class VLMoAdapter:
                  ignore_eos: bool = False) -> Generation:
         start = time.perf_counter()
         inputs = self.build_inputs(batch)
-        logits = self.model(inputs.text_ids.to(self.device), inputs.text_mask.to(self.device),
-                            inputs.pixels.to(self.device, self.dtype))
+        text_ids, text_mask = inputs.text_ids.to(self.device), inputs.text_mask.to(self.device)
+        pixels = inputs.pixels.to(self.device, self.dtype)
+        synchronize(self.device)
+        preprocessed = time.perf_counter()
+        logits = self.model(text_ids, text_mask, pixels)
         labels = logits.argmax(-1).tolist()
         best = logits.float().topk(min(5, logits.shape[-1]), dim=-1)
         top = [[[self.answers[i], round(v, 6)] for v, i in zip(values, indices)]
                for values, indices in zip(best.values.tolist(), best.indices.tolist())]
         elapsed = time.perf_counter() - start
+        # the model's input: the text padded to max_text_len, then the CLS + patch tokens
+        input_len = self.max_text_len + self.config.grid ** 2 + 1
         return Generation([self.answers[i] for i in labels], [1] * len(batch),
-                          self.max_text_len, elapsed, elapsed, 1,
-                          [[i] for i in labels], top)
+                          input_len, elapsed, elapsed, 1,
+                          [[i] for i in labels], top, preprocessed - start,
+                          int(inputs.text_mask.sum(dim=1).max()))

@@ -6,21 +6,35 @@ from pathlib import Path
 
 from modeltest.reports.atomic import atomic_path
 
+# The seed's columns keep their names and order; columns added since come after them.
+# Input lengths (input_seq_len, input_len, embedding_len) are all the real model input length:
+# the sequence prefill runs over, padded to the batch's longest row, image tokens included.
+# text_len: the text tokens of that row. Times: preprocess = building inputs (processor,
+# tiling, tokenising, copy to the device); prefill = from then to the first token's logits;
+# first_token_time = preprocess + prefill (what a caller waits for the first token);
+# ResponseTime / e2e_time = preprocess + prefill + decode.
 BENCHMARK_COLUMNS = ["batch_size", "input_seq_len", "output_seq_len", "e2e_time(ms)",
-                     "prefill_time(ms)", "decoder_token_time(ms)"]
+                     "prefill_time(ms)", "decoder_token_time(ms)", "preprocess_time(ms)"]
 PERFORMANCE_COLUMNS = ["batch", "input_len", "output_len", "embedding_len",
                        "first_token_time(ms)", "non_first_token_time(ms)", "ResponseTime(ms)",
-                       "E2E Throughput Average(Tokens/s)"]
+                       "E2E Throughput Average(Tokens/s)", "preprocess_time(ms)",
+                       "prefill_time(ms)", "text_len"]
 
 
 def performance_row(batch: int, input_len: int, embedding_len: int, output_len: int,
-                    e2e_s: float, first_token_s: float) -> dict:
-    """One batch size's measurements, in milliseconds and tokens per second."""
+                    e2e_s: float, first_token_s: float, preprocess_s: float = 0.0,
+                    text_len: int | None = None) -> dict:
+    """One batch size's measurements, in milliseconds and tokens per second. `e2e_s` and
+    `first_token_s` count from the start of building inputs; `preprocess_s` is the part of
+    both spent building them."""
     decode_ms = (e2e_s - first_token_s) * 1000 / max(1, output_len - 1)
     return {"batch": batch, "input_len": input_len, "output_len": output_len,
             "embedding_len": embedding_len, "first_token_time(ms)": first_token_s * 1000,
             "non_first_token_time(ms)": decode_ms, "ResponseTime(ms)": e2e_s * 1000,
-            "E2E Throughput Average(Tokens/s)": batch * output_len / e2e_s if e2e_s else 0.0}
+            "E2E Throughput Average(Tokens/s)": batch * output_len / e2e_s if e2e_s else 0.0,
+            "preprocess_time(ms)": preprocess_s * 1000,
+            "prefill_time(ms)": max(0.0, first_token_s - preprocess_s) * 1000,
+            "text_len": text_len}
 
 
 def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -37,11 +51,12 @@ def write_performance_csvs(folder: Path, model: str, rows: list[dict], note: str
     data = {"data": "demo" if note else "user"}
     _write(folder / f"{model}_performance.csv", PERFORMANCE_COLUMNS + ["data"],
            [{**row, **data} for row in rows])
-    _write(folder / "benchmark.csv", BENCHMARK_COLUMNS + ["data"], [{**data, 
-        "batch_size": r["batch"], "input_seq_len": r["embedding_len"],
+    _write(folder / "benchmark.csv", BENCHMARK_COLUMNS + ["data"], [{**data,
+        "batch_size": r["batch"], "input_seq_len": r["input_len"],
         "output_seq_len": r["output_len"], "e2e_time(ms)": r["ResponseTime(ms)"],
-        "prefill_time(ms)": r["first_token_time(ms)"],
-        "decoder_token_time(ms)": r["non_first_token_time(ms)"]} for r in rows])
+        "prefill_time(ms)": r["prefill_time(ms)"],
+        "decoder_token_time(ms)": r["non_first_token_time(ms)"],
+        "preprocess_time(ms)": r["preprocess_time(ms)"]} for r in rows])
 
 
 def plot_performance(path: Path, model: str, rows: list[dict], peak_memory_mb: float,

@@ -7,6 +7,8 @@ import stat
 import numpy as np
 from PIL import Image, ImageOps
 
+from inference.video_cache import CACHE
+
 
 class MediaError(RuntimeError):
     """A missing or undecodable image or video, named by path."""
@@ -57,10 +59,16 @@ def sample_times(duration: float, fps: float, max_frames: int) -> list[float]:
 
 
 def load_video_frames(path: str, fps: float = 0.5, max_frames: int = 8) -> list[Image.Image]:
-    """Frames at `fps` (the first frame at or after each sample time), decoded with av."""
+    """Frames at `fps` (the first frame at or after each sample time), decoded with av once
+    per run (inference.video_cache)."""
+    require_regular_file(path, "video")
+    key = CACHE.key(path, "frames", float(fps), int(max_frames))
+    return list(CACHE.get(key, lambda: _decode_video_frames(path, fps, max_frames)))
+
+
+def _decode_video_frames(path: str, fps: float, max_frames: int) -> list[Image.Image]:
     import av
 
-    require_regular_file(path, "video")
     try:
         container = av.open(path)
     except FileNotFoundError:
@@ -107,6 +115,17 @@ def video_frame_count_and_rate(path: str) -> tuple[int, float]:
     """(number of frames, average frame rate) of the first video stream, as a frame-indexed
     reader (decord) reports them: the container's frame count, or the decoded count where the
     container has none."""
+    count, rate, _, _ = video_info(path)
+    return count, rate
+
+
+def video_info(path: str) -> tuple[int, float, int, int]:
+    """(frame count, frame rate, height, width) of the first video stream; cached per run."""
+    require_regular_file(path, "video")
+    return CACHE.get(CACHE.key(path, "info"), lambda: _read_video_info(path))
+
+
+def _read_video_info(path: str) -> tuple[int, float, int, int]:
     container = _open_video(path)
     try:
         stream = container.streams.video[0]
@@ -116,7 +135,7 @@ def video_frame_count_and_rate(path: str) -> tuple[int, float]:
             count = sum(1 for _ in container.decode(stream))
         if count <= 0 or rate <= 0:
             raise MediaError(f"no frame count or frame rate in video {path}")
-        return count, rate
+        return count, rate, int(stream.height or 0), int(stream.width or 0)
     except MediaError:
         raise
     except Exception as err:
@@ -127,8 +146,14 @@ def video_frame_count_and_rate(path: str) -> tuple[int, float]:
 
 def load_video_frames_at(path: str, indices: list[int]):
     """The decoded frames at these frame indices (in decoding order), as one uint8 array
-    (T, H, W, 3) in RGB. A stream that ends early repeats its last frame."""
-    import numpy as np
+    (T, H, W, 3) in RGB. A stream that ends early repeats its last frame. Decoded once per
+    run for the same indices (inference.video_cache); each caller gets its own copy."""
+    require_regular_file(path, "video")
+    key = CACHE.key(path, "at", tuple(int(i) for i in indices))
+    return CACHE.get(key, lambda: _decode_video_frames_at(path, indices)).copy()
+
+
+def _decode_video_frames_at(path: str, indices: list[int]):
 
     wanted: dict[int, list[int]] = {}
     for slot, index in enumerate(indices):

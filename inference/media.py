@@ -66,7 +66,32 @@ def load_video_frames(path: str, fps: float = 0.5, max_frames: int = 8) -> list[
     return list(CACHE.get(key, lambda: _decode_video_frames(path, fps, max_frames)))
 
 
-def _decode_video_frames(path: str, fps: float, max_frames: int) -> list[Image.Image]:
+SEEK_GAP_SECONDS = 4.0   # seek (to the keyframe before) when the next sample is this far ahead
+
+
+def _frames_seeking(container, stream, targets: list[float], gap: float) -> list[Image.Image]:
+    """The same frames as decoding from the start (the first frame at or after each target),
+    but jumping to the keyframe before a target that lies more than `gap` seconds past the
+    last decoded frame instead of decoding everything in between."""
+    frames: list[Image.Image] = []
+    decoder = container.decode(stream)
+    position, sought = 0.0, None
+    while len(frames) < len(targets):
+        target = targets[len(frames)]
+        if target - position > gap and sought != target:
+            container.seek(int(target / stream.time_base), stream=stream, backward=True)
+            decoder, sought = container.decode(stream), target
+        frame = next(decoder, None)
+        if frame is None:
+            break
+        position = float(frame.pts * stream.time_base) if frame.pts is not None else position
+        while len(frames) < len(targets) and position + 1e-6 >= targets[len(frames)]:
+            frames.append(frame.to_image().convert("RGB"))
+    return frames
+
+
+def _decode_video_frames(path: str, fps: float, max_frames: int,
+                         seek_gap: float = SEEK_GAP_SECONDS) -> list[Image.Image]:
     import av
 
     try:
@@ -81,12 +106,19 @@ def _decode_video_frames(path: str, fps: float, max_frames: int) -> list[Image.I
             container.duration / 1e6 if container.duration else 0.0)
         targets = sample_times(duration, fps, max_frames)
         frames: list[Image.Image] = []
-        for frame in container.decode(stream):
-            if len(frames) == len(targets):
-                break
-            time = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
-            while len(frames) < len(targets) and time + 1e-6 >= targets[len(frames)]:
-                frames.append(frame.to_image().convert("RGB"))
+        if seek_gap:
+            try:
+                frames = _frames_seeking(container, stream, targets, seek_gap)
+            except Exception:   # a stream that cannot seek: decode it from the start
+                container.seek(0, stream=stream, backward=True)
+                frames = []
+        if not frames:
+            for frame in container.decode(stream):
+                if len(frames) == len(targets):
+                    break
+                time = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                while len(frames) < len(targets) and time + 1e-6 >= targets[len(frames)]:
+                    frames.append(frame.to_image().convert("RGB"))
         if not frames:
             raise MediaError(f"no decodable frame in video {path}")
         while len(frames) < len(targets):   # the stream ended early: repeat the last frame

@@ -178,3 +178,30 @@ def test_qwen2_vl_estimate_counts_the_vision_tokens_exactly(adapter, name):
     config = adapter.model.config
     pad = config.video_token_id if video else config.image_token_id
     assert estimate - len(request.text) // 4 == ids.count(pad)
+
+
+# -- seeking ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory):
+    from modeltest.demo_data import write_video
+
+    path = tmp_path_factory.mktemp("video") / "long.mp4"
+    write_video(path, 3, seconds=40, fps=25, size=64)
+    return str(path)
+
+
+@pytest.mark.parametrize("fps,max_frames", [(0.5, 8), (0.1, 4), (1, 3), (2, 100)])
+def test_seeking_gives_the_frames_decoding_from_the_start_gives(long_video, monkeypatch,
+                                                                fps, max_frames):
+    import av
+
+    seeks = []
+    real_seek = av.container.InputContainer.seek
+    monkeypatch.setattr(av.container.InputContainer, "seek",
+                        lambda self, *a, **k: seeks.append(a) or real_seek(self, *a, **k))
+    for path in [long_video, *(str(FIXTURE / v) for v in VIDEOS)]:
+        linear = media._decode_video_frames(path, fps, max_frames, seek_gap=0)
+        seeking = media._decode_video_frames(path, fps, max_frames)
+        assert [f.tobytes() for f in seeking] == [f.tobytes() for f in linear], path
+    if 1 / fps > media.SEEK_GAP_SECONDS or max_frames * 10 < 40 * fps:
+        assert seeks        # sparse samples on the long video: it did seek

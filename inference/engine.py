@@ -27,7 +27,16 @@ def length_buckets(requests: list[Request], batch_size: int,
                 pass
         return len(request.text)
 
-    ordered = sorted(requests, key=lambda r: (len(r.images), r.video is not None, measure(r)))
+    lengths = {id(r): measure(r) for r in requests}
+    # questions on one video stay together (ordered among videos by their shortest input),
+    # so that the per-run video cache holds each video only while its questions run
+    per_video: dict[str, int] = {}
+    for r in requests:
+        if r.video is not None:
+            per_video[r.video] = min(per_video.get(r.video, lengths[id(r)]), lengths[id(r)])
+    ordered = sorted(requests, key=lambda r: (
+        len(r.images), r.video is not None,
+        (per_video[r.video], r.video) if r.video is not None else (0, ""), lengths[id(r)]))
     return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
 
 

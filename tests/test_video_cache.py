@@ -205,3 +205,12 @@ def test_seeking_gives_the_frames_decoding_from_the_start_gives(long_video, monk
         assert [f.tobytes() for f in seeking] == [f.tobytes() for f in linear], path
     if 1 / fps > media.SEEK_GAP_SECONDS or max_frames * 10 < 40 * fps:
         assert seeks        # sparse samples on the long video: it did seek
+
+
+def test_questions_on_one_video_stay_together_ordered_by_the_video_length():
+    tokens = {"big.mp4": 1005, "small.mp4": 1000}   # by estimate alone they interleave
+    requests = [Request(f"{v}-{i}", "x" * (40 * i + (3 if v == "big.mp4" else 0)), video=v)
+                for i in range(4) for v in tokens]
+    estimate = lambda r: len(r.text) // 4 + tokens[r.video]              # noqa: E731
+    order = [r.request_id for b in length_buckets(requests, 3, estimate) for r in b]
+    assert order == [f"small.mp4-{i}" for i in range(4)] + [f"big.mp4-{i}" for i in range(4)]

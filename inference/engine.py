@@ -14,9 +14,29 @@ from inference.requests import Request, Response
 log = logging.getLogger(__name__)
 
 
-def length_buckets(requests: list[Request], batch_size: int) -> list[list[Request]]:
-    """Batches of similar prompt length (less padding); callers restore order by id."""
-    ordered = sorted(requests, key=lambda r: (len(r.images), r.video is not None, len(r.text)))
+def length_buckets(requests: list[Request], batch_size: int,
+                   length: Callable[[Request], int] | None = None) -> list[list[Request]]:
+    """Batches of similar model input length (less padding), by `length` (the adapter's
+    estimate including image and video tokens; text characters without one); callers
+    restore order by id."""
+    def measure(request: Request) -> int:
+        if length is not None:
+            try:
+                return int(length(request))
+            except Exception:   # a missing or bad file: its error comes from prepare()
+                pass
+        return len(request.text)
+
+    lengths = {id(r): measure(r) for r in requests}
+    # questions on one video stay together (ordered among videos by their shortest input),
+    # so that the per-run video cache holds each video only while its questions run
+    per_video: dict[str, int] = {}
+    for r in requests:
+        if r.video is not None:
+            per_video[r.video] = min(per_video.get(r.video, lengths[id(r)]), lengths[id(r)])
+    ordered = sorted(requests, key=lambda r: (
+        len(r.images), r.video is not None,
+        (per_video[r.video], r.video) if r.video is not None else (0, ""), lengths[id(r)]))
     return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
 
 
@@ -30,7 +50,8 @@ class Engine:
 
     def batches(self, requests: list[Request]) -> list[list[Request]]:
         if self.bucket_by_length:
-            return length_buckets(requests, self.batch_size)
+            estimate = getattr(self.adapter, "estimate_input_length", None)
+            return length_buckets(requests, self.batch_size, estimate)
         return [requests[i:i + self.batch_size] for i in range(0, len(requests), self.batch_size)]
 
     def warm_up(self, request: Request) -> None:

@@ -7,6 +7,8 @@ import stat
 import numpy as np
 from PIL import Image, ImageOps
 
+from inference.video_cache import CACHE
+
 
 class MediaError(RuntimeError):
     """A missing or undecodable image or video, named by path."""
@@ -57,10 +59,41 @@ def sample_times(duration: float, fps: float, max_frames: int) -> list[float]:
 
 
 def load_video_frames(path: str, fps: float = 0.5, max_frames: int = 8) -> list[Image.Image]:
-    """Frames at `fps` (the first frame at or after each sample time), decoded with av."""
+    """Frames at `fps` (the first frame at or after each sample time), decoded with av once
+    per run (inference.video_cache)."""
+    require_regular_file(path, "video")
+    key = CACHE.key(path, "frames", float(fps), int(max_frames))
+    return list(CACHE.get(key, lambda: _decode_video_frames(path, fps, max_frames)))
+
+
+SEEK_GAP_SECONDS = 4.0   # seek (to the keyframe before) when the next sample is this far ahead
+
+
+def _frames_seeking(container, stream, targets: list[float], gap: float) -> list[Image.Image]:
+    """The same frames as decoding from the start (the first frame at or after each target),
+    but jumping to the keyframe before a target that lies more than `gap` seconds past the
+    last decoded frame instead of decoding everything in between."""
+    frames: list[Image.Image] = []
+    decoder = container.decode(stream)
+    position, sought = 0.0, None
+    while len(frames) < len(targets):
+        target = targets[len(frames)]
+        if target - position > gap and sought != target:
+            container.seek(int(target / stream.time_base), stream=stream, backward=True)
+            decoder, sought = container.decode(stream), target
+        frame = next(decoder, None)
+        if frame is None:
+            break
+        position = float(frame.pts * stream.time_base) if frame.pts is not None else position
+        while len(frames) < len(targets) and position + 1e-6 >= targets[len(frames)]:
+            frames.append(frame.to_image().convert("RGB"))
+    return frames
+
+
+def _decode_video_frames(path: str, fps: float, max_frames: int,
+                         seek_gap: float = SEEK_GAP_SECONDS) -> list[Image.Image]:
     import av
 
-    require_regular_file(path, "video")
     try:
         container = av.open(path)
     except FileNotFoundError:
@@ -73,12 +106,19 @@ def load_video_frames(path: str, fps: float = 0.5, max_frames: int = 8) -> list[
             container.duration / 1e6 if container.duration else 0.0)
         targets = sample_times(duration, fps, max_frames)
         frames: list[Image.Image] = []
-        for frame in container.decode(stream):
-            if len(frames) == len(targets):
-                break
-            time = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
-            while len(frames) < len(targets) and time + 1e-6 >= targets[len(frames)]:
-                frames.append(frame.to_image().convert("RGB"))
+        if seek_gap:
+            try:
+                frames = _frames_seeking(container, stream, targets, seek_gap)
+            except Exception:   # a stream that cannot seek: decode it from the start
+                container.seek(0, stream=stream, backward=True)
+                frames = []
+        if not frames:
+            for frame in container.decode(stream):
+                if len(frames) == len(targets):
+                    break
+                time = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                while len(frames) < len(targets) and time + 1e-6 >= targets[len(frames)]:
+                    frames.append(frame.to_image().convert("RGB"))
         if not frames:
             raise MediaError(f"no decodable frame in video {path}")
         while len(frames) < len(targets):   # the stream ended early: repeat the last frame
@@ -107,6 +147,17 @@ def video_frame_count_and_rate(path: str) -> tuple[int, float]:
     """(number of frames, average frame rate) of the first video stream, as a frame-indexed
     reader (decord) reports them: the container's frame count, or the decoded count where the
     container has none."""
+    count, rate, _, _ = video_info(path)
+    return count, rate
+
+
+def video_info(path: str) -> tuple[int, float, int, int]:
+    """(frame count, frame rate, height, width) of the first video stream; cached per run."""
+    require_regular_file(path, "video")
+    return CACHE.get(CACHE.key(path, "info"), lambda: _read_video_info(path))
+
+
+def _read_video_info(path: str) -> tuple[int, float, int, int]:
     container = _open_video(path)
     try:
         stream = container.streams.video[0]
@@ -116,7 +167,7 @@ def video_frame_count_and_rate(path: str) -> tuple[int, float]:
             count = sum(1 for _ in container.decode(stream))
         if count <= 0 or rate <= 0:
             raise MediaError(f"no frame count or frame rate in video {path}")
-        return count, rate
+        return count, rate, int(stream.height or 0), int(stream.width or 0)
     except MediaError:
         raise
     except Exception as err:
@@ -127,8 +178,14 @@ def video_frame_count_and_rate(path: str) -> tuple[int, float]:
 
 def load_video_frames_at(path: str, indices: list[int]):
     """The decoded frames at these frame indices (in decoding order), as one uint8 array
-    (T, H, W, 3) in RGB. A stream that ends early repeats its last frame."""
-    import numpy as np
+    (T, H, W, 3) in RGB. A stream that ends early repeats its last frame. Decoded once per
+    run for the same indices (inference.video_cache); each caller gets its own copy."""
+    require_regular_file(path, "video")
+    key = CACHE.key(path, "at", tuple(int(i) for i in indices))
+    return CACHE.get(key, lambda: _decode_video_frames_at(path, indices)).copy()
+
+
+def _decode_video_frames_at(path: str, indices: list[int]):
 
     wanted: dict[int, list[int]] = {}
     for slot, index in enumerate(indices):

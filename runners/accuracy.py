@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
+from inference import video_cache
 from inference.engine import Engine
 from inference.models import check_model, create_adapter
 from inference.requests import Request
@@ -117,6 +118,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
         print(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
     # a served model: a batch is the requests sent concurrently between two writes
     batch_size = int(getattr(adapter, "requests_per_batch", 0) or runtime["batch_size"])
+    video_cache.configure_from(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
     max_new = (cfg["model"].get("generation") or {}).get("max_new_tokens") \
         or cfg["task"]["max_new_tokens"]

@@ -147,6 +147,8 @@ def validate(cfg: dict) -> None:
     _integer(runtime.get("tp", 1), "runtime.tp", 1)
     _integer(runtime.get("dp", 1), "runtime.dp", 1)
     _integer(runtime.get("loader_workers", 1), "runtime.loader_workers", 1)
+    _integer(runtime.get("video_cache_entries", 0), "runtime.video_cache_entries", 0)
+    _integer(runtime.get("video_cache_mb", 0), "runtime.video_cache_mb", 0)
     _number(runtime.get("max_error_rate", 0.05), "runtime.max_error_rate", 0, 1)
     device = runtime.get("device", "auto")
     if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|(npu|cuda)(:\d+)?", device):

@@ -16,8 +16,9 @@ import math
 
 import torch
 
-from inference.media import MediaError, load_image, load_video_frames_at, \
-    video_frame_count_and_rate
+from inference.media import MediaError, _decode_video_frames_at, load_image, \
+    require_regular_file, video_frame_count_and_rate, video_info
+from inference.video_cache import CACHE
 from inference.models.base import ImageTextAdapter, PreparedRequest
 from inference.requests import Request
 
@@ -111,13 +112,22 @@ class Qwen2VLAdapter(ImageTextAdapter):
         return image.resize((width, height), Image.Resampling.BICUBIC)
 
     def video_tensor(self, path: str) -> torch.Tensor:
-        """The frames the model sees, (T, 3, H, W) uint8 at their smart size."""
+        """The frames the model sees, (T, 3, H, W) uint8 at their smart size; decoded and
+        resized once per run for every question on the video (inference.video_cache)."""
+        require_regular_file(path, "video")
+        key = CACHE.key(path, "qwen2_vl", self.fps, self.min_frames, self.max_frames,
+                        self.factor, self.video_min_pixels, self.video_max_pixels,
+                        self.video_total_pixels)
+        frames = CACHE.get(key, lambda: self._decode_video(path).contiguous().numpy())
+        return torch.from_numpy(frames.copy())
+
+    def _decode_video(self, path: str) -> torch.Tensor:
         from torchvision.transforms import InterpolationMode
         from torchvision.transforms import functional as TF
 
         total, rate = video_frame_count_and_rate(path)
         count = frame_count(total, rate, self.fps, self.min_frames, self.max_frames)
-        frames = torch.from_numpy(load_video_frames_at(path, frame_indices(total, count)))
+        frames = torch.from_numpy(_decode_video_frames_at(path, frame_indices(total, count)))
         frames = frames.permute(0, 3, 1, 2)
         per_frame = max(min(self.video_max_pixels,
                             self.video_total_pixels / count * FRAME_FACTOR),
@@ -126,6 +136,28 @@ class Qwen2VLAdapter(ImageTextAdapter):
                                    self.video_min_pixels, per_frame)
         return TF.resize(frames, [height, width], interpolation=InterpolationMode.BICUBIC,
                          antialias=True)
+
+    def estimate_input_length(self, request: Request) -> int:
+        """Text (about 4 characters a token) plus the vision tokens the smart sizes give:
+        one per factor x factor area, per image and per frame pair. Image sizes come from
+        the file header, video sizes from the container (no frame decoded)."""
+        from PIL import Image
+
+        tokens = len(request.text) // 4
+        for path in request.images:
+            with Image.open(path) as image:
+                width, height = image.size
+            h, w = smart_size(height, width, self.factor, self.min_pixels, self.max_pixels)
+            tokens += h * w // self.factor ** 2
+        if request.video:
+            total, rate, height, width = video_info(request.video)
+            count = frame_count(total, rate, self.fps, self.min_frames, self.max_frames)
+            per_frame = max(min(self.video_max_pixels,
+                                self.video_total_pixels / count * FRAME_FACTOR),
+                            int(self.video_min_pixels * 1.05))
+            h, w = smart_size(height, width, self.factor, self.video_min_pixels, per_frame)
+            tokens += count // FRAME_FACTOR * (h * w // self.factor ** 2)
+        return tokens
 
     def prepare(self, request: Request) -> PreparedRequest:
         images = [self.resize_image(load_image(p)) for p in request.images]

@@ -137,7 +137,10 @@ def test_too_many_errors_abort_with_a_clear_message(tmp_path, capsys):
                  "runtime.batch_size=4"]) == 4
     err = capsys.readouterr().err
     assert "runtime.max_error_rate=0.05" in err and "samples.jsonl" in err
-    assert len(sample_lines(out)) == 4          # the finished batch is kept
+    # whole batches are kept, up to the one whose errors crossed the limit (where the bad
+    # samples fall depends on length bucketing)
+    kept = sample_lines(out)
+    assert len(kept) % 4 == 0 and any(record["error"] for record in kept)
     assert not (out / "results" / "summary.json").exists()
 
 

@@ -2,6 +2,7 @@
 one streamed event, and a check before the run that the server and the model are there."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from inference.served.http import EndpointError, HttpClient
@@ -25,7 +26,7 @@ class Options:
     stream: bool = False
 
 
-class ServedApi:
+class ServedApi(ABC):
     name = ""
     framing = "sse"            # how streamed events are delimited: "sse" or "nul"
     text_in = True             # the prompt is rendered here with the checkpoint's template
@@ -38,15 +39,17 @@ class ServedApi:
     def preflight(self) -> None:
         """Raise EndpointError when the server or the model is not there."""
 
+    @abstractmethod
     def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
-        raise NotImplementedError
+        """(path, JSON body) of one call."""
 
+    @abstractmethod
     def parse(self, data, call: ServedCall) -> Reply:
-        raise NotImplementedError
+        """A whole (non-streamed) reply."""
 
+    @abstractmethod
     def stream_event(self, event: dict, reply: Reply, call: ServedCall) -> str:
         """Fold one streamed event into `reply`; the new text."""
-        raise NotImplementedError
 
     # shared helpers
     def fail(self, what: str, data) -> EndpointError:

@@ -12,7 +12,8 @@ import torch
 
 from inference.media import load_image, load_video_frames
 from inference.requests import Request
-from inference.tensor_parallel import shard_language_model
+from inference.sharded_loading import load_transformers_model
+from inference.tensor_parallel import shard_model
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +128,16 @@ class ImageTextAdapter:
         trust = bool(model_cfg.get("trust_remote_code", False))
         if trust:
             log.warning("trust_remote_code is true: Python code shipped with %s will run", path)
+        self.tp_mesh = tp_mesh
         self.processor, self.model = self._load(path, dtype, trust, model_cfg)
-        self.model = self.model.to(device).eval()
+        if not getattr(self.model, "loaded_sharded", False):
+            # a loader that builds the whole model (original layouts): split it on the host,
+            # then move only this rank's part to the device
+            shard_model(self.model, tp_mesh)
+            self.model = self.model.to(device)
+        self.model = self.model.eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
-        if tp_mesh is not None:
-            shard_language_model(self.model, tp_mesh)
         vision = model_cfg.get("vision") or {}
         self.fps = float(vision.get("fps", 0.5))
         self.max_frames = int(vision.get("max_frames", 8))
@@ -140,12 +145,14 @@ class ImageTextAdapter:
 
     # -- hooks a family may change ------------------------------------------------------
     def _load(self, path: Path, dtype: torch.dtype, trust: bool, model_cfg):
-        """(processor, model) from a checkpoint in transformers' layout."""
+        """(processor, model) from a checkpoint in transformers' layout: built empty, each
+        rank reading only its slices of the weights (inference.sharded_loading)."""
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust)
-        model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype,
-                                                            trust_remote_code=trust)
+        model = load_transformers_model(path, AutoModelForImageTextToText, dtype, self.device,
+                                        self.tp_mesh, trust)
+        model.loaded_sharded = True
         return processor, model
 
     def _processor_kwargs(self, vision) -> dict[str, Any]:

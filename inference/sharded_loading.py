@@ -132,7 +132,7 @@ def move_buffers(model: nn.Module, device: str | torch.device) -> None:
                 module._buffers[attr] = buffer.to(device)
 
 
-def transformers_renamer(model: nn.Module, keys: Iterable[str]) -> Callable[[str], str | None]:
+def transformers_renamer(model: nn.Module) -> Callable[[str], str | None]:
     """Checkpoint key -> the model's parameter name, by transformers' own conversion rules for
     the model (legacy hub layouts such as Qwen2-VL's `model.layers.*`/`visual.*`). A key that
     needs a tensor conversion (merging or splitting tensors) is refused by name."""
@@ -153,12 +153,6 @@ def transformers_renamer(model: nn.Module, keys: Iterable[str]) -> Callable[[str
         return name
 
     return rename
-
-
-def loaded_report(model: nn.Module) -> str:
-    count = sum(p.numel() for p in model.parameters())
-    size = sum(p.numel() * p.element_size() for p in model.parameters())
-    return f"{count / 1e9:.2f}B parameters on this rank ({size / 2**30:.2f} GiB)"
 
 
 def safetensors_folder(folder: Path) -> SafetensorsFolder | None:
@@ -190,7 +184,7 @@ def load_transformers_model(folder: Path, auto_class, dtype: torch.dtype,
     generation = folder / "generation_config.json"
     if generation.is_file():
         model.generation_config = GenerationConfig.from_pretrained(folder)
-    rename = transformers_renamer(model, files.keys())
+    rename = transformers_renamer(model)
     slicings = shard_model(model, tp_mesh)
     tp = TPGroup.from_mesh(tp_mesh)
     try:

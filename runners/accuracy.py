@@ -171,33 +171,42 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
                                 f"samples are kept in {kept_in}")
         return board.stopped()
 
-    def on_batch(responses) -> None:
+    def write(responses) -> tuple[str, str] | None:
+        """The writer's part of a batch: records to this group's file, then the board."""
         nonlocal output_tokens
-        decision = None
+        batch, left = [], []
+        for response in responses:
+            if response.retry:   # the endpoint failed, not the sample: left for a rerun
+                left.append(response.error)
+                continue
+            record = make_record(run_, pending[response.request_id], response.text,
+                                 response.error, response.e2e_time, response.first_token_time)
+            record["fingerprint"] = response.request_id
+            record["output_ids"] = response.output_ids
+            if response.top_answers is not None:
+                record["top_answers"] = response.top_answers
+            batch.append(record)
+        written.extend(batch)
+        output_tokens += sum(r.num_output_tokens for r in responses)
+        if batch:
+            samples_log.append(batch)
+            batch_log.append(batch, max((r.e2e_time for r in responses), default=0.0))
+        try:
+            return check(batch, left)
+        except BoardGone as err:
+            return "abort", f"rank 0 has stopped ({err})"
+
+    def on_batch(responses) -> None:
+        decision, error = None, None
         if writer:
-            batch, left = [], []
-            for response in responses:
-                if response.retry:   # the endpoint failed, not the sample: left for a rerun
-                    left.append(response.error)
-                    continue
-                record = make_record(run_, pending[response.request_id], response.text,
-                                     response.error, response.e2e_time,
-                                     response.first_token_time)
-                record["fingerprint"] = response.request_id
-                record["output_ids"] = response.output_ids
-                if response.top_answers is not None:
-                    record["top_answers"] = response.top_answers
-                batch.append(record)
-            written.extend(batch)
-            output_tokens += sum(r.num_output_tokens for r in responses)
-            if batch:
-                samples_log.append(batch)
-                batch_log.append(batch, max((r.e2e_time for r in responses), default=0.0))
             try:
-                decision = check(batch, left)
-            except BoardGone as err:
-                decision = ("abort", f"rank 0 has stopped ({err})")
+                decision = write(responses)
+            except Exception as err:   # a full disk: the tp peers must not wait for a decision
+                decision, error = ("failure", f"rank {parallel.rank} failed: "
+                                              f"{type(err).__name__}: {err}"), err
         decision = tp_broadcast(parallel, decision)   # the group leaves at the same batch
+        if error is not None:
+            raise error
         if decision:
             _leave(board, parallel, decision)
 

@@ -175,3 +175,26 @@ def test_too_many_errors_on_one_rank_abort_the_run(tmp_path):
     assert len(said) == 1 and "runtime.max_error_rate=0.05" in said[0], said
     assert "too long" in said[0]
     assert not (tmp_path / "results" / "summary.json").exists()
+
+
+def test_a_rerun_merges_the_parts_and_resume_false_drops_them(tmp_path, capsys):
+    with StubServer("openai", echo_backend) as stub:
+        assert main(overrides(stub.url, tmp_path, rank_header=False)) == 0
+        finished = samples(tmp_path).read_text().splitlines(keepends=True)
+        # as a killed dp=3 run leaves them: groups 1 and 2 wrote parts, one with a torn line
+        samples(tmp_path).write_text("".join(finished[:4]))
+        part(tmp_path).write_text("".join(finished[4:8]))
+        (tmp_path / "debug" / "samples.dp2.jsonl").write_text(
+            "".join(finished[8:]) + '{"question_id": 3')
+        sent = len(stub.requests)
+        assert main(overrides(stub.url, tmp_path, rank_header=False)) == 0
+        assert len(stub.requests) == sent           # nothing generated again
+        assert "resuming: 12 of 12 samples already done" in capsys.readouterr().out
+        assert sorted(lines(samples(tmp_path)), key=str) == sorted(
+            (json.loads(line) for line in finished), key=str)
+        assert not list((tmp_path / "debug").glob("samples.dp*.jsonl"))
+        part(tmp_path).write_text("".join(finished[4:8]))
+        assert main(overrides(stub.url, tmp_path, "runtime.resume=false",
+                              rank_header=False)) == 0
+        assert len(stub.requests) == sent + 13      # the warm-up and all 12 again
+    assert not part(tmp_path).exists() and len(lines(samples(tmp_path))) == 12

@@ -2,12 +2,13 @@
 
 Records reach debug/samples.jsonl (flushed and fsynced) as each batch finishes; a rerun into
 the same output_dir resumes where the last one stopped (runtime.resume=false starts clean).
-With runtime.dp > 1 the pending samples are split across data-parallel groups and gathered
-on rank 0 after every batch; with runtime.tp > 1 each group's model is tensor-parallel.
+With runtime.dp > 1 the pending samples are split across data-parallel groups, each group
+writes its own records as its batches finish (debug/samples.dp<k>.jsonl beside samples.jsonl)
+without waiting for the others, and rank 0 gathers them once at the end
+(runners/data_parallel.py); with runtime.tp > 1 each group's model is tensor-parallel.
 """
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -20,8 +21,10 @@ from inference.engine import Engine
 from inference.models import check_model, create_adapter
 from inference.requests import Request
 from modeltest.reports.batch_log import BatchLog
-from modeltest.reports.samples_log import SamplesLog
+from modeltest.reports.samples_log import SamplesLog, part_path
 from runners.config import ConfigError, to_container
+from runners.data_parallel import Board, BoardGone, ProgressTicker, tp_broadcast, \
+    wait_for_everyone
 from runners.demo import ensure_demo_assets
 from runners.evaluation import make_record, open_run, write_config, write_reports
 from runners.gating import apply_gate
@@ -57,7 +60,8 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
     state: tuple | str
     if parallel.is_main:
         try:
-            state = prepare_resume(run_.debug_dir, cfg, resume, run_.samples)
+            state = (*prepare_resume(run_.debug_dir, cfg, resume, run_.samples),
+                     time.strftime("%Y%m%d_%H%M%S"))
             write_config(run_)
         except ConfigError as err:
             state = str(err)
@@ -66,7 +70,7 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
     state = broadcast_from_main(parallel, state if parallel.is_main else None)
     if isinstance(state, str):
         raise ConfigError(state)
-    digest, done, failed = state
+    digest, done, failed, stamp = state
     fingerprints = {sample_fingerprint(digest, s): s for s in run_.samples}
     records = [done[f] for f in fingerprints if f in done]
     pending = {f: s for f, s in fingerprints.items() if f not in done}
@@ -79,7 +83,7 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
 
     timing = {}
     if pending:
-        timing = _generate(run_, pending, records, device, parallel)
+        timing = _generate(run_, pending, records, device, parallel, stamp)
     if not parallel.is_main:
         return 0
     summary = write_reports(run_, records, timing)
@@ -100,9 +104,10 @@ def _check_error_rate(run_, records: list[dict]) -> None:
 
 
 def _generate(run_, pending: dict, records: list[dict], device: str,
-              parallel: Parallel) -> dict:
-    """Run the engine over this rank's share of the pending samples; rank 0 appends every
-    rank's records to samples.jsonl as each step of batches finishes."""
+              parallel: Parallel, stamp: str) -> dict:
+    """Run the engine over this rank's share of the pending samples. Each data-parallel
+    group's writer appends its records to its own file as each batch finishes, with no
+    collective between batches; rank 0 gathers them once at the end (runners/data_parallel.py)."""
     cfg, runtime = run_.cfg, run_.cfg["runtime"]
     try:
         dtype = resolve_dtype(str(cfg["model"].get("dtype", "fp32")), device)
@@ -125,20 +130,50 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     everything = [Request(f, s.prompt, s.images, s.video, int(max_new))
                   for f, s in pending.items()]
     mine = everything[parallel.dp_rank::parallel.dp]
-    steps = math.ceil(math.ceil(len(everything) / parallel.dp) / batch_size)
     allowed_errors = float(runtime.get("max_error_rate", 0.05)) * len(run_.samples)
-    errors = sum(1 for r in records if r.get("error"))
+    resumed_errors = sum(1 for r in records if r.get("error"))
 
     main = parallel.is_main
-    samples_log = SamplesLog(run_.debug_dir / "samples.jsonl") if main else None
-    batch_log = BatchLog(run_.debug_dir / f"output_{time.strftime('%Y%m%d_%H%M%S')}.txt") \
-        if main else None
+    writer = parallel.tp_rank == 0      # one per data-parallel group
+    samples_path = run_.debug_dir / "samples.jsonl"
+    kept_in = samples_path if parallel.dp == 1 else \
+        f"{samples_path} (and samples.dp*.jsonl beside it)"
+    suffix = f".dp{parallel.dp_rank}" if parallel.dp_rank else ""
+    samples_log = SamplesLog(part_path(samples_path, parallel.dp_rank)) if writer else None
+    batch_log = BatchLog(run_.debug_dir / f"output_{stamp}{suffix}.txt") if writer else None
     progress = tqdm(total=len(run_.samples), initial=len(records), disable=not main,
                     desc=f"{run_.task} | {run_.model}", unit="sample")
+    board = Board(parallel)
+    ticker = ProgressTicker(board, progress, len(records))
+    if main and parallel.dp > 1:   # the other groups' batches move the bar too
+        ticker.start()
+    written: list[dict] = []        # this group's new records
     output_tokens = 0
 
-    def on_batch(responses) -> None:
-        nonlocal output_tokens, errors
+    def check(batch: list[dict], left: list[str]) -> tuple[str, str] | None:
+        """After a writer's batch: count it on the board; why the run stops, if it does."""
+        failed = [r for r in batch if r["error"]]
+        if failed:
+            board.set("last_error", failed[-1]["error"])
+        done = board.add("done", len(batch))
+        errors = resumed_errors + board.add("errors", len(failed))
+        if main:
+            ticker.show(done)
+            set_progress(len(records) + len(written), len(run_.samples), samples_path)
+        if left:   # the endpoint failed, not the samples
+            board.stop("abort", f"{left[0]}; {len(left)} sample(s) not answered. Finished "
+                                f"samples are kept in {kept_in}: rerun the same command to "
+                                "resume")
+        elif errors > allowed_errors:
+            board.stop("abort", f"{errors} of {len(run_.samples)} samples failed, more than "
+                                f"runtime.max_error_rate={runtime.get('max_error_rate', 0.05)} "
+                                f"allows; last error: {board.get('last_error')}. Finished "
+                                f"samples are kept in {kept_in}")
+        return board.stopped()
+
+    def write(responses) -> tuple[str, str] | None:
+        """The writer's part of a batch: records to this group's file, then the board."""
+        nonlocal output_tokens
         batch, left = [], []
         for response in responses:
             if response.retry:   # the endpoint failed, not the sample: left for a rerun
@@ -151,39 +186,68 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             if response.top_answers is not None:
                 record["top_answers"] = response.top_answers
             batch.append(record)
-        contribution = (batch, sum(r.num_output_tokens for r in responses),
-                        max((r.e2e_time for r in responses), default=0.0), left)
-        gathered = all_gather(parallel, contribution if parallel.tp_rank == 0
-                              else ([], 0, 0.0, []))
-        new = [record for part in gathered for record in part[0]]
-        records.extend(new)
-        output_tokens += sum(part[1] for part in gathered)
-        errors += sum(1 for r in new if r["error"])
-        if main and new:
-            samples_log.append(new)
-            batch_log.append(new, max(part[2] for part in gathered))
-            progress.update(len(new))
-            set_progress(len(records), len(run_.samples), samples_log.path)
-        unsent = [error for part in gathered for error in part[3]]
-        if unsent:
-            raise RunAborted(
-                f"{unsent[0]}; {len(unsent)} sample(s) not answered. Finished samples are kept "
-                f"in {run_.debug_dir / 'samples.jsonl'}: rerun the same command to resume")
-        if errors > allowed_errors:
-            raise RunAborted(
-                f"{errors} of {len(run_.samples)} samples failed, more than "
-                f"runtime.max_error_rate={runtime.get('max_error_rate', 0.05)} allows; "
-                f"last error: {next(r['error'] for r in reversed(records) if r['error'])}. "
-                f"Finished samples are kept in {run_.debug_dir / 'samples.jsonl'}")
+        written.extend(batch)
+        output_tokens += sum(r.num_output_tokens for r in responses)
+        if batch:
+            samples_log.append(batch)
+            batch_log.append(batch, max((r.e2e_time for r in responses), default=0.0))
+        try:
+            return check(batch, left)
+        except BoardGone as err:
+            return "abort", f"rank 0 has stopped ({err})"
+
+    def on_batch(responses) -> None:
+        decision, error = None, None
+        if writer:
+            try:
+                decision = write(responses)
+            except Exception as err:   # a full disk: the tp peers must not wait for a decision
+                decision, error = ("failure", f"rank {parallel.rank} failed: "
+                                              f"{type(err).__name__}: {err}"), err
+        decision = tp_broadcast(parallel, decision)   # the group leaves at the same batch
+        if error is not None:
+            raise error
+        if decision:
+            _leave(board, parallel, decision)
 
     if mine:
         engine.warm_up(mine[0])
     start = time.perf_counter()
     try:
-        engine.run(mine, on_batch, num_batches=steps)
-    finally:
-        progress.close()
+        try:
+            engine.run(mine, on_batch)
+            stop = wait_for_everyone(board, parallel)
+        except BoardGone as err:
+            raise RunAborted(f"rank 0 has stopped ({err})") from None
+        except (RunAborted, KeyboardInterrupt):
+            raise
+        except Exception as err:   # the others stop too, and rank 0 says why
+            if parallel.distributed:
+                try:
+                    board.stop("failure", f"rank {parallel.rank} failed: "
+                                          f"{type(err).__name__}: {err}")
+                    if not main:
+                        board.wait_acknowledged()
+                except BoardGone:
+                    pass
+            raise
+        if stop:
+            _leave(board, parallel, stop)
+        # everyone is done: the one collective of the run
+        gathered = all_gather(parallel, (written, output_tokens) if writer else ([], 0))
         if main:
+            others = [record for part in gathered[1:] for record in part[0]]
+            samples_log.append(others)
+            records.extend(written + others)
+            output_tokens = sum(part[1] for part in gathered)
+            ticker.show(len(written) + len(others))
+        if broadcast_from_main(parallel, True) and writer and parallel.dp_rank:
+            samples_log.close()
+            samples_log.path.unlink(missing_ok=True)   # merged into samples.jsonl by rank 0
+    finally:
+        ticker.close()
+        progress.close()
+        if writer:
             samples_log.close()
             batch_log.close()
         if hasattr(adapter, "close"):
@@ -194,3 +258,17 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None}
+
+
+def _leave(board: Board, parallel: Parallel, decision: tuple[str, str]) -> None:
+    """Stop this rank for an abort or a failure published on the board. Rank 0 says why; the
+    others first wait until rank 0 has seen it (the launcher stops everyone soon after a
+    worker exits, and rank 0 may be in the middle of a batch)."""
+    kind, message = decision
+    if parallel.is_main:
+        board.acknowledge(parallel.world_size - 1)
+    else:
+        board.wait_acknowledged()
+    if kind == "failure":
+        raise RuntimeError(f"data-parallel {message}")
+    raise RunAborted(message)

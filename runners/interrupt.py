@@ -1,10 +1,13 @@
 """Ctrl-C and SIGTERM end a run with one line and exit code 130 / 143, no traceback; what
-finished stays in samples.jsonl for a resume."""
+finished stays in samples.jsonl (and a data-parallel run's samples.dp<k>.jsonl) for a resume."""
 from __future__ import annotations
 
 import os
 import signal
 import time
+from pathlib import Path
+
+from modeltest.reports.samples_log import part_paths
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 _progress: dict = {}
@@ -73,7 +76,11 @@ def interrupted_message() -> str:
     if "total" in _progress:
         # what is on disk counts (the signal may land between a write and the bookkeeping)
         kept = _complete_lines(_progress["path"])
-        return (f"interrupted: {_progress['kept'] if kept is None else kept} of "
-                f"{_progress['total']} samples kept in {_progress['path']}; "
+        parts = part_paths(Path(_progress["path"]))
+        kept_parts = [_complete_lines(str(path)) or 0 for path in parts]
+        where = _progress["path"] + (" and the data-parallel parts beside it "
+                                     "(samples.dp*.jsonl)" if any(kept_parts) else "")
+        kept = _progress["kept"] if kept is None else kept + sum(kept_parts)
+        return (f"interrupted: {kept} of {_progress['total']} samples kept in {where}; "
                 "rerun the same command to resume")
     return "interrupted: nothing was written yet; rerun the same command to start again"

@@ -1,6 +1,8 @@
 """Resuming an accuracy run: records in debug/samples.jsonl are keyed by a fingerprint of
 the model, the generation settings and the sample, so a rerun into the same output_dir skips
-what is done, and a rerun with another model or settings is refused instead of mixed in."""
+what is done, and a rerun with another model or settings is refused instead of mixed in.
+A stopped data-parallel run's parts (debug/samples.dp<k>.jsonl) count as done too: they are
+merged into samples.jsonl here, then removed."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +11,7 @@ import os
 from pathlib import Path
 
 from modeltest.reports.atomic import write_text_atomic
-from modeltest.reports.samples_log import read_samples_log
+from modeltest.reports.samples_log import part_paths, read_samples_log
 from modeltest.samples import Sample
 from runners.config import ConfigError
 from runners.data_identity import data_identity
@@ -91,12 +93,15 @@ def prepare_resume(debug_dir: Path, cfg: dict, resume: bool,
     digest = _digest(identity)
     identity_path = debug_dir / IDENTITY_FILE
     samples_path = debug_dir / "samples.jsonl"
+    parts = part_paths(samples_path)
     if not resume:
-        samples_path.unlink(missing_ok=True)
+        for path in (samples_path, *parts):
+            path.unlink(missing_ok=True)
         identity_path.unlink(missing_ok=True)
+        parts = []
     done: dict[str, dict] = {}
     failed = 0
-    if identity_path.is_file() and samples_path.is_file():
+    if identity_path.is_file() and (samples_path.is_file() or parts):
         previous = _read_identity(identity_path)
         if previous != identity:
             changed = ", ".join(_differences(previous, identity)) or "settings"
@@ -104,10 +109,15 @@ def prepare_resume(debug_dir: Path, cfg: dict, resume: bool,
                 f"output_dir {debug_dir.parent} holds a run with other settings (differs in: "
                 f"{changed}); choose another output_dir or set runtime.resume=false to start "
                 "clean")
-        try:
-            lines = read_samples_log(samples_path)
-        except ValueError as err:
-            raise ConfigError(f"{err}; fix or delete it, or set runtime.resume=false") from None
+        lines = []
+        for path in (samples_path, *parts):
+            if not path.is_file():
+                continue
+            try:
+                lines += read_samples_log(path)
+            except ValueError as err:
+                raise ConfigError(f"{err}; fix or delete it, or set runtime.resume=false") \
+                    from None
         for _, record in lines:   # the last record of a sample wins
             key = record.get("fingerprint")
             if key:
@@ -117,8 +127,11 @@ def prepare_resume(debug_dir: Path, cfg: dict, resume: bool,
         done = {key: record for key, record in done.items() if not record.get("error")}
         records = list(done.values())
         _rewrite_clean(samples_path, records)
-    elif samples_path.is_file():   # a folder from before fingerprints: nothing to trust
-        samples_path.unlink()
+        for path in parts:   # merged (and fsynced) above
+            path.unlink()
+    else:   # a folder from before fingerprints: nothing to trust
+        for path in (samples_path, *parts):
+            path.unlink(missing_ok=True)
     debug_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(identity_path, json.dumps(identity, indent=1, default=str))
     return digest, done, failed

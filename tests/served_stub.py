@@ -16,7 +16,8 @@ schemas of the formats that cannot run on this machine, each as its own document
 
 A `backend(prompt, images, max_new_tokens) -> (text, [(id, piece), ...])` answers; for openai
 the stub renders the messages itself with `render(parts)` (the server applies the chat template).
-Failures can be injected: `fail_first` 503s, a 500 `fail_after` N answers, non-JSON replies.
+Failures can be injected: `fail_first` 503s, a 500 `fail_after` N answers, non-JSON replies;
+and slowness: `delay` for every request, `delay_of(headers)` for some.
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class StubServer:
         self.non_json = False
         self.reject = None                  # body -> error message: a 4xx for that request
         self.delay = 0.0                    # seconds before each answer
+        self.delay_of = None                # request headers -> extra seconds before it
         self.headers_seen: list[dict] = []
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -201,6 +203,8 @@ class StubServer:
                     stub.headers_seen.append(dict(self.headers))
                 if stub.delay:
                     time.sleep(stub.delay)
+                if stub.delay_of:
+                    time.sleep(stub.delay_of(self.headers))
                 rejected = stub.reject(body) if stub.reject else None
                 if rejected:
                     status = 422 if api == "tgi" else 400

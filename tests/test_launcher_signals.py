@@ -99,8 +99,11 @@ def test_ctrl_c_on_mm_run_is_one_line_and_exit_130(tmp_path):
     lines = [line for line in err.splitlines() if line.startswith("interrupted:")]
     assert len(lines) == 1, err[-3000:]
     samples = out / "debug" / "samples.jsonl"
-    kept = len(samples.read_text().splitlines())
-    assert lines[0] == (f"interrupted: {kept} of 12 samples kept in {samples}; "
+    part = out / "debug" / "samples.dp1.jsonl"     # rank 1's records, merged by a rerun
+    in_part = len(part.read_text().splitlines()) if part.exists() else 0
+    kept = len(samples.read_text().splitlines()) + in_part
+    where = " and the data-parallel parts beside it (samples.dp*.jsonl)" if in_part else ""
+    assert lines[0] == (f"interrupted: {kept} of 12 samples kept in {samples}{where}; "
                         "rerun the same command to resume")
     assert not any(alive(w) for w in workers)
 

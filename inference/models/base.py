@@ -9,9 +9,10 @@ from typing import Any
 import torch
 
 from inference.media import load_image, load_video_frames
-from inference.models.protocol import (BuiltInputs, FirstTokenClock, Generation,  # noqa: F401
-                                       GenerationClock, ModelAdapter, PreparedRequest,
-                                       synchronize)
+# Generation, PreparedRequest, FirstTokenClock and synchronize live in protocol.py; imported
+# here too, where callers have always found them
+from inference.models.protocol import (FirstTokenClock, Generation, ModelAdapter,  # noqa: F401
+                                       PreparedRequest, synchronize)
 from inference.requests import Request
 from inference.tensor_parallel import shard_language_model
 
@@ -127,6 +128,8 @@ class ImageTextAdapter(ModelAdapter):
         return PreparedRequest(request, images, frames)
 
     def build_inputs(self, batch: list[PreparedRequest]):
+        """The processor's tensors on the CPU (chat template, resizing, tiling, tokenising,
+        left padding); runs in a background worker while the previous batch generates."""
         texts, images, videos = [], [], []
         for prepared in batch:
             messages = [{"role": "user", "content": self._content(prepared)}]

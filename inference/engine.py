@@ -1,14 +1,16 @@
-"""Batched generation: requests bucketed by prompt length into batches, media decoded by
-background workers while the previous batch generates, a warm-up before timing, and a
-failing sample never sinks its batch."""
+"""Batched generation: requests bucketed by input length into batches; while one batch
+generates, background workers decode the next batch's media and build its inputs (the
+processor: resizing, tiling, tokenising), so the main thread only copies inputs to the device
+and runs the model; a warm-up before timing; a failing sample never sinks its batch."""
 from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Callable
 
 from inference.media import MediaError
-from inference.models.base import ImageTextAdapter, PreparedRequest
+from inference.models.protocol import BuiltInputs, ModelAdapter, PreparedRequest
 from inference.requests import Request, Response
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,20 @@ def length_buckets(requests: list[Request], batch_size: int,
     return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
 
 
+@dataclass
+class StagedBatch:
+    """A batch made ready by the background workers: its requests with media decoded, the
+    errors of those whose media failed, and the inputs built for the rest (or the error
+    that building them raised: the main thread then retries them one at a time)."""
+    order: list[str] = field(default_factory=list)        # request ids, as in the batch
+    ready: list[PreparedRequest] = field(default_factory=list)
+    failed: dict[str, Response] = field(default_factory=dict)
+    inputs: BuiltInputs | None = None
+    build_error: Exception | None = None
+
+
 class Engine:
-    def __init__(self, adapter: ImageTextAdapter, batch_size: int = 1, workers: int = 2,
+    def __init__(self, adapter: ModelAdapter, batch_size: int = 1, workers: int = 2,
                  bucket_by_length: bool = True):
         self.adapter = adapter
         self.batch_size = max(1, int(batch_size))
@@ -50,8 +64,7 @@ class Engine:
 
     def batches(self, requests: list[Request]) -> list[list[Request]]:
         if self.bucket_by_length:
-            estimate = getattr(self.adapter, "estimate_input_length", None)
-            return length_buckets(requests, self.batch_size, estimate)
+            return length_buckets(requests, self.batch_size, self.adapter.estimate_input_length)
         return [requests[i:i + self.batch_size] for i in range(0, len(requests), self.batch_size)]
 
     def warm_up(self, request: Request) -> None:
@@ -71,24 +84,42 @@ class Engine:
         batches = self.batches(requests)
         batches += [[] for _ in range(max(0, (num_batches or 0) - len(batches)))]
         with ThreadPoolExecutor(self.workers, thread_name_prefix="media") as pool:
-            submit = lambda batch: [pool.submit(self.adapter.prepare, r) for r in batch]  # noqa: E731
-            pending = submit(batches[0]) if batches else []
+            pending = self._stage(pool, batches[0]) if batches else None
             for index, batch in enumerate(batches):
                 current = pending
-                pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
-                on_batch(self._run_batch(batch, current) if batch else [])
+                pending = self._stage(pool, batches[index + 1]) \
+                    if index + 1 < len(batches) else None
+                on_batch(self._run_batch(current.result()) if batch else [])
 
-    def _run_batch(self, batch: list[Request], futures: list[Future]) -> list[Response]:
-        responses: dict[str, Response] = {}
-        ready: list[PreparedRequest] = []
-        for request, future in zip(batch, futures):
+    def _stage(self, pool: ThreadPoolExecutor, batch: list[Request]) -> Future:
+        """Submit the batch's media decoding, one task per request, then the building of its
+        inputs, which waits for them (the pool is first in, first out: the decoding tasks
+        are running or done when it starts)."""
+        decoded = [pool.submit(self.adapter.prepare, r) for r in batch]
+        return pool.submit(self._build, batch, decoded)
+
+    def _build(self, batch: list[Request], decoded: list[Future]) -> StagedBatch:
+        staged = StagedBatch([r.request_id for r in batch])
+        for request, future in zip(batch, decoded):
             try:
-                ready.append(future.result())
+                staged.ready.append(future.result())
             except MediaError as err:
-                responses[request.request_id] = Response(request.request_id, None, str(err))
+                staged.failed[request.request_id] = Response(request.request_id, None, str(err))
+        if staged.ready:
+            try:
+                staged.inputs = self.adapter.build(staged.ready)
+            except Exception as err:   # a sample the processor rejects: retried one by one
+                staged.build_error = err
+        return staged
+
+    def _run_batch(self, staged: StagedBatch) -> list[Response]:
+        responses = dict(staged.failed)
+        ready = staged.ready
         if ready:
             try:
-                responses.update(self._generate(ready))
+                if staged.build_error is not None:
+                    raise staged.build_error
+                responses.update(self._generate(ready, staged.inputs))
             except Exception as err:  # one bad sample must not sink the others: retry alone
                 log.warning("batch of %d failed (%s); retrying one sample at a time",
                             len(ready), err)
@@ -99,19 +130,17 @@ class Engine:
                         rid = prepared.request.request_id
                         responses[rid] = Response(rid, None, f"{type(single_err).__name__}: "
                                                              f"{single_err}")
-        return [responses[r.request_id] for r in batch]
+        return [responses[rid] for rid in staged.order]
 
-    def _generate(self, ready: list[PreparedRequest]) -> dict[str, Response]:
+    def _generate(self, ready: list[PreparedRequest],
+                  inputs: BuiltInputs | None = None) -> dict[str, Response]:
         max_new = max(p.request.max_new_tokens for p in ready)
-        result = self.adapter.generate(ready, max_new)
+        result = self.adapter.generate(ready, max_new, inputs=inputs)
         rows = len(ready)
         ids = result.output_ids or [None] * rows
         top = result.top_answers or [None] * rows
-        # served adapters answer per request: own latency, own error
-        errors = getattr(result, "errors", None) or [None] * rows
-        retry = getattr(result, "retry", None) or [False] * rows
-        e2e = getattr(result, "e2e_times", None) or [result.e2e_time] * rows
-        first = getattr(result, "first_token_times", None) or [result.first_token_time] * rows
+        errors, retry = result.row_errors()
+        e2e, first = result.row_times()
         return {p.request.request_id: Response(p.request.request_id, text, error,
                                                result.prompt_len, count, row_e2e, row_first,
                                                row_ids, row_top, row_retry)

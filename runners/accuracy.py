@@ -122,7 +122,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     if parallel.is_main:
         print(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
     # a served model: a batch is the requests sent concurrently between two writes
-    batch_size = int(getattr(adapter, "requests_per_batch", 0) or runtime["batch_size"])
+    batch_size = int(adapter.requests_per_batch or runtime["batch_size"])
     video_cache.configure_from(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
     max_new = (cfg["model"].get("generation") or {}).get("max_new_tokens") \
@@ -250,11 +250,9 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
         if writer:
             samples_log.close()
             batch_log.close()
-        if hasattr(adapter, "close"):
-            adapter.close()
+        adapter.close()
     elapsed = time.perf_counter() - start
-    served = adapter.run_stats() if hasattr(adapter, "run_stats") else {}
-    return {**served, "device": device, "tp": parallel.tp, "dp": parallel.dp,
+    return {**adapter.run_stats(), "device": device, "tp": parallel.tp, "dp": parallel.dp,
             "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None}

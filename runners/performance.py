@@ -79,10 +79,13 @@ def _sweep(adapter, samples, runner_cfg: dict, device: str,
     rows = []
     for index, size in enumerate(sizes, start=1):
         started = time.perf_counter()
-        # media decoding (prepare) runs in background workers in evaluation runs: not timed
+        # media decoding (prepare) runs in background workers in evaluation runs: not timed;
+        # building the inputs (also a worker's job there) is, as preprocessing
         prepared = batch_of(int(size))
+        inputs = adapter.build(prepared)
         synchronize(device)
-        result = adapter.generate(prepared, max_new_tokens=length, ignore_eos=True)
+        result = adapter.generate(prepared, max_new_tokens=length, ignore_eos=True,
+                                  inputs=inputs)
         synchronize(device)
         # input length: the real model input (result.prompt_len, the padded sequence prefill
         # runs over, image tokens included), the same figure in both CSVs

@@ -188,7 +188,7 @@ def test_bf16_runs_a_batch_with_finite_logits(tmp_path):
         model = create_adapter({"adapter": "deepseek_vl2", "model_path": str(FIXTURES / name)},
                                "cpu", torch.bfloat16)
         prepared = [model.prepare(request) for _, request in requests_of(name)[:4]]
-        embeddings, mask = model.build_inputs(prepared)
+        embeddings, mask = model.embed(model.build_inputs(prepared))
         with torch.inference_mode():
             logits = model.model.language(inputs_embeds=embeddings, attention_mask=mask).logits
         assert logits.dtype == torch.bfloat16 and torch.isfinite(logits).all()

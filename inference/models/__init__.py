@@ -5,6 +5,7 @@ from inference.models.base import ImageTextAdapter, ModelPathError, check_model_
 from inference.models.deepseek_vl import DeepseekVLAdapter
 from inference.models.deepseek_vl2 import DeepseekVL2Adapter
 from inference.models.internvl import InternVLAdapter
+from inference.models.protocol import ModelAdapter
 from inference.models.qwen2_vl import Qwen2VLAdapter
 from inference.models.vlmo import VLMoAdapter
 
@@ -36,8 +37,8 @@ def check_model(model_cfg) -> None:
     adapter_class(model_cfg).check(model_cfg)
 
 
-def create_adapter(model_cfg, device, dtype, tp_mesh=None) -> ImageTextAdapter:
+def create_adapter(model_cfg, device, dtype, tp_mesh=None) -> ModelAdapter:
     return adapter_class(model_cfg)(model_cfg, device, dtype, tp_mesh)
 
 
-__all__ = ["ADAPTERS", "create_adapter", "check_model", "check_model_path", "ModelPathError"]
+__all__ = ["ADAPTERS", "ModelAdapter", "adapter_class", "create_adapter", "check_model", "check_model_path", "ModelPathError"]

@@ -3,14 +3,16 @@ into model inputs with the model's own processor and chat template, generate gre
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from inference.media import load_image, load_video_frames
+# Generation, PreparedRequest, FirstTokenClock and synchronize live in protocol.py; imported
+# here too, where callers have always found them
+from inference.models.protocol import (FirstTokenClock, Generation, ModelAdapter,  # noqa: F401
+                                       PreparedRequest, synchronize)
 from inference.requests import Request
 from inference.sharded_loading import load_transformers_model
 from inference.tensor_parallel import shard_model
@@ -51,59 +53,7 @@ def cut_at_eos(ids: list[int], eos_ids) -> list[int]:
     return list(ids)
 
 
-def synchronize(device: str | None) -> None:
-    """Wait for the device's queued kernels (CUDA/NPU run asynchronously); no-op on CPU."""
-    device = str(device or "")
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    elif device.startswith("npu"):
-        torch.npu.synchronize()
-
-
-class FirstTokenClock:
-    """A logits processor that notes when the first token's logits exist (end of prefill).
-    On CUDA/NPU it synchronises first, so the time is when prefill finished on the device
-    rather than when its kernels were queued."""
-
-    def __init__(self, device: str | None = None):
-        self.device = device
-        self.time: float | None = None
-
-    def __call__(self, input_ids, scores):
-        if self.time is None:
-            synchronize(self.device)
-            self.time = time.perf_counter()
-        return scores
-
-
-@dataclass
-class Generation:
-    texts: list[str]
-    output_tokens: list[int]          # per row, up to its end of sequence
-    # the real model input length: the sequence the model's prefill runs over (padded to the
-    # batch's longest row, image/video tokens included)
-    prompt_len: int
-    e2e_time: float                   # seconds: inputs built, prefill, decode
-    first_token_time: float           # seconds from the start until the first token's logits
-    steps: int                        # decode steps the batch ran
-    output_ids: list[list[int]] = field(default_factory=list)  # per row, cut at its EOS
-    # classifiers (VLMo): per row, the best answers as [answer, logit], best first
-    top_answers: list[list[list]] | None = None
-    # seconds of the above spent building inputs (processor, tiling, tokenising, copy to the
-    # device) before the model runs: prefill is first_token_time - preprocess_time
-    preprocess_time: float = 0.0
-    text_len: int = 0                 # text tokens of the longest row (no image/pad tokens)
-
-
-@dataclass
-class PreparedRequest:
-    """A request with its media decoded, ready for the processor."""
-    request: Request
-    images: list = field(default_factory=list)
-    video_frames: list | None = None
-
-
-class ImageTextAdapter:
+class ImageTextAdapter(ModelAdapter):
     """Any checkpoint that AutoProcessor + AutoModelForImageTextToText can load.
 
     Families differ in how a video reaches the model: natively (`video_mode = "native"`) or
@@ -185,6 +135,8 @@ class ImageTextAdapter:
         return PreparedRequest(request, images, frames)
 
     def build_inputs(self, batch: list[PreparedRequest]):
+        """The processor's tensors on the CPU (chat template, resizing, tiling, tokenising,
+        left padding); runs in a background worker while the previous batch generates."""
         texts, images, videos = [], [], []
         for prepared in batch:
             messages = [{"role": "user", "content": self._content(prepared)}]
@@ -202,38 +154,31 @@ class ImageTextAdapter:
         return self.processor(text=texts, images=images or None, videos=videos or None,
                               padding=True, return_tensors="pt", **kwargs)
 
-    @torch.inference_mode()
-    def generate(self, batch: list[PreparedRequest], max_new_tokens: int,
-                 ignore_eos: bool = False) -> Generation:
-        """Greedy generation for a batch (left-padded), with its timings."""
-        start = time.perf_counter()
-        inputs = self.build_inputs(batch).to(self.device)
+    def _generate(self, batch, inputs, max_new_tokens, ignore_eos, clock) -> Generation:
+        """Greedy generation for a batch (left-padded)."""
+        inputs = inputs.to(self.device)
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        synchronize(self.device)
-        preprocessed = time.perf_counter()
-        first_token = FirstTokenClock(self.device)
+        clock.inputs_on_device()
         # synced_gpus off: tensor-parallel ranks see identical logits and stop together, and
         # data-parallel groups must not wait on each other's decode steps.
         generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                          logits_processor=[first_token], synced_gpus=False)
+                          logits_processor=[clock.first_token], synced_gpus=False)
         if ignore_eos:   # performance runs: always produce max_new_tokens
             generation.update(min_new_tokens=max_new_tokens)
         output = self.model.generate(**inputs, **generation)
-        synchronize(self.device)
-        end = time.perf_counter()
+        clock.finish()
         prompt_len = inputs["input_ids"].shape[1]
         texts, counts, ids = [], [], []
         eos = self.model.generation_config.eos_token_id
+        decoder = self.decoding_copy(self.tokenizer)
         for row in output[:, prompt_len:].tolist():
             kept = self._trim_padding(row)
             counts.append(len(kept))
-            texts.append(self.tokenizer.decode(kept, skip_special_tokens=False))
+            texts.append(decoder.decode(kept, skip_special_tokens=False))
             ids.append(cut_at_eos(kept, eos))
-        return Generation(texts, counts, prompt_len, end - start,
-                          (first_token.time or end) - start, int(output.shape[1] - prompt_len),
-                          ids, preprocess_time=preprocessed - start,
-                          text_len=self._text_len(inputs))
+        return Generation(texts, counts, prompt_len, steps=int(output.shape[1] - prompt_len),
+                          output_ids=ids, text_len=self._text_len(inputs), **clock.timings())
 
     def _text_len(self, inputs) -> int:
         """Text tokens of the longest row: attended tokens that are not image/video tokens."""

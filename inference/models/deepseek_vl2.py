@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +32,8 @@ from torch import nn
 from inference.checkpoint_files import iter_tensors
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
-from inference.models.base import (FirstTokenClock, Generation, ModelPathError, PreparedRequest,
-                                   check_model_path, cut_at_eos, synchronize, trim_padding)
+from inference.models.base import ModelPathError, check_model_path, cut_at_eos, trim_padding
+from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.tensor_parallel import shard_deepseek_language_model
 from inference.requests import Request
 
@@ -437,7 +436,15 @@ class PreparedVL2(PreparedRequest):
     tiles: list = None    # per image: (pixel tensor [1 + tiles, 3, S, S], columns, rows)
 
 
-class DeepseekVL2Adapter:
+@dataclass
+class VL2Inputs:
+    """A batch's inputs on the CPU: prompt token ids (image tokens expanded) and, per row,
+    each image's (tile pixels, columns, rows)."""
+    prompt_ids: list[list[int]]
+    tiles: list[list[tuple[torch.Tensor, int, int]]]
+
+
+class DeepseekVL2Adapter(ModelAdapter):
     """Tiling and token layout as DeepSeek-VL2's processor; batched greedy generation over
     input embeddings, left-padded."""
 
@@ -501,9 +508,17 @@ class DeepseekVL2Adapter:
             ids += self.tokenizer.encode(piece, add_special_tokens=False)
         return ids
 
-    def build_inputs(self, batch: list[PreparedVL2]) -> tuple[torch.Tensor, torch.Tensor]:
+    def build_inputs(self, batch: list[PreparedVL2]) -> VL2Inputs:
+        """Prompt token ids and tile pixels (tiling ran in prepare())."""
+        return VL2Inputs([self._prompt_ids(p) for p in batch], [p.tiles for p in batch])
+
+    def embed(self, inputs: VL2Inputs) -> tuple[torch.Tensor, torch.Tensor]:
         """Left-padded input embeddings with image features in place, and the mask."""
-        return self._embed([p.tiles for p in batch], [self._prompt_ids(p) for p in batch])
+        return self._embed(self._tiles_on_device(inputs), inputs.prompt_ids)
+
+    def _tiles_on_device(self, inputs: VL2Inputs) -> list[list]:
+        return [[(pixels.to(self.device, self.dtype), columns, rows)
+                 for pixels, columns, rows in row] for row in inputs.tiles]
 
     def _embed(self, tiles: list[list], prompt_ids: list[list[int]]
                ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -529,36 +544,29 @@ class DeepseekVL2Adapter:
             mask[i, length - row.shape[0]:] = 1
         return padded, mask
 
-    @torch.inference_mode()
-    def generate(self, batch: list[PreparedVL2], max_new_tokens: int,
-                 ignore_eos: bool = False) -> Generation:
-        start = time.perf_counter()
-        # preprocessing: token ids and tile pixels on the device (tiling ran in prepare());
-        # the vision tower runs in _embed and counts as prefill
-        prompt_ids = [self._prompt_ids(p) for p in batch]
-        tiles = [[(pixels.to(self.device, self.dtype), columns, rows)
-                  for pixels, columns, rows in p.tiles] for p in batch]
-        synchronize(self.device)
-        preprocessed = time.perf_counter()
-        embeddings, mask = self._embed(tiles, prompt_ids)
-        first_token = FirstTokenClock(self.device)
+    def _generate(self, batch, inputs: VL2Inputs, max_new_tokens, ignore_eos,
+                  clock) -> Generation:
+        # preprocessing ends with the tile pixels on the device; the vision tower runs in
+        # _embed and counts as prefill
+        tiles = self._tiles_on_device(inputs)
+        clock.inputs_on_device()
+        embeddings, mask = self._embed(tiles, inputs.prompt_ids)
         generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                           pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id,
-                          synced_gpus=False, logits_processor=[first_token])
+                          synced_gpus=False, logits_processor=[clock.first_token])
         if ignore_eos:
             generation.update(min_new_tokens=max_new_tokens)
         output = self.model.language.generate(inputs_embeds=embeddings, attention_mask=mask,
                                               **generation)
-        synchronize(self.device)
-        end = time.perf_counter()
+        clock.finish()
         texts, counts, ids = [], [], []
+        decoder = self.decoding_copy(self.tokenizer)
         for row in output.tolist():
             row = trim_padding(row, self.pad_id)
             counts.append(len(row))
-            texts.append(self.tokenizer.decode(row, skip_special_tokens=False))
+            texts.append(decoder.decode(row, skip_special_tokens=False))
             ids.append(cut_at_eos(row, self.tokenizer.eos_token_id))
-        text_len = max((sum(t != self.image_token_id for t in p) for p in prompt_ids),
+        text_len = max((sum(t != self.image_token_id for t in p) for p in inputs.prompt_ids),
                        default=0)
-        return Generation(texts, counts, embeddings.shape[1], end - start,
-                          (first_token.time or end) - start, int(output.shape[1]), ids,
-                          preprocess_time=preprocessed - start, text_len=int(text_len))
+        return Generation(texts, counts, embeddings.shape[1], steps=int(output.shape[1]),
+                          output_ids=ids, text_len=int(text_len), **clock.timings())

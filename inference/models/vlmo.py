@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from inference.media import load_image
-from inference.models.base import Generation, ModelPathError, PreparedRequest, synchronize
+from inference.models.base import ModelPathError
+from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
 
 log = logging.getLogger(__name__)
@@ -335,7 +335,7 @@ def checkpoint_files(model_cfg) -> dict[str, Path]:
     return files
 
 
-class VLMoAdapter:
+class VLMoAdapter(ModelAdapter):
     """Classification, not generation: the "generated" text is the top answer label."""
 
     video_mode = "frames"
@@ -396,24 +396,24 @@ class VLMoAdapter:
         pixels = (pixels - 0.5) / 0.5   # inception normalisation
         return VLMoInputs(encoded["input_ids"], encoded["attention_mask"], pixels)
 
-    @torch.inference_mode()
     def generate(self, batch: list[PreparedRequest], max_new_tokens: int = 1,
-                 ignore_eos: bool = False) -> Generation:
-        start = time.perf_counter()
-        inputs = self.build_inputs(batch)
+                 ignore_eos: bool = False, inputs=None) -> Generation:
+        """One forward per batch: the "generated" text is the top answer label."""
+        return super().generate(batch, max_new_tokens, ignore_eos, inputs)
+
+    def _generate(self, batch, inputs: VLMoInputs, max_new_tokens, ignore_eos,
+                  clock) -> Generation:
         text_ids, text_mask = inputs.text_ids.to(self.device), inputs.text_mask.to(self.device)
         pixels = inputs.pixels.to(self.device, self.dtype)
-        synchronize(self.device)
-        preprocessed = time.perf_counter()
+        clock.inputs_on_device()
         logits = self.model(text_ids, text_mask, pixels)
         labels = logits.argmax(-1).tolist()
         best = logits.float().topk(min(5, logits.shape[-1]), dim=-1)
         top = [[[self.answers[i], round(v, 6)] for v, i in zip(values, indices)]
                for values, indices in zip(best.values.tolist(), best.indices.tolist())]
-        elapsed = time.perf_counter() - start
+        clock.finish()     # one forward: its first (and only) "token" is its end
         # the model's input: the text padded to max_text_len, then the CLS + patch tokens
         input_len = self.max_text_len + self.config.grid ** 2 + 1
-        return Generation([self.answers[i] for i in labels], [1] * len(batch),
-                          input_len, elapsed, elapsed, 1,
-                          [[i] for i in labels], top, preprocessed - start,
-                          int(inputs.text_mask.sum(dim=1).max()))
+        return Generation([self.answers[i] for i in labels], [1] * len(batch), input_len,
+                          steps=1, output_ids=[[i] for i in labels], top_answers=top,
+                          text_len=int(inputs.text_mask.sum(dim=1).max()), **clock.timings())

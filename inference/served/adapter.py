@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inference.models.base import Generation, ModelPathError, PreparedRequest, cut_at_eos
+from inference.models.base import ModelPathError, cut_at_eos
+from inference.models.protocol import (Generation, GenerationClock, ModelAdapter,
+                                       PreparedRequest)
 from inference.requests import Request
 from inference.served.apis import APIS
 from inference.served.apis.base import Options, Reply
@@ -48,8 +50,14 @@ class ServedGeneration(Generation):
     first_token_times: list = field(default_factory=list)
     prompt_tokens: list = field(default_factory=list)
 
+    def row_times(self) -> tuple[list[float], list[float]]:
+        return self.e2e_times, self.first_token_times
 
-class ServedAdapter:
+    def row_errors(self) -> tuple[list[str | None], list[bool]]:
+        return self.errors, self.retry
+
+
+class ServedAdapter(ModelAdapter):
     video_mode = "served"
     model = None          # no local model: runners that need one check for it
 
@@ -120,14 +128,20 @@ class ServedAdapter:
             call.image_placeholder = self.renderer.image_placeholder
         return ServedPrepared(request, call=call)
 
-    def generate(self, batch: list[ServedPrepared], max_new_tokens: int,
-                 ignore_eos: bool = False) -> ServedGeneration:
+    def build_inputs(self, batch: list[ServedPrepared]) -> list[ServedCall]:
+        """The calls prepare() made (the server runs the processor)."""
+        return [p.call for p in batch]
+
+    def _generate(self, batch: list[ServedPrepared], inputs: list[ServedCall],
+                  max_new_tokens: int, ignore_eos: bool,
+                  clock: GenerationClock) -> ServedGeneration:
+        """The calls sent `model.concurrency` at a time; each request has its own timings."""
         options = Options(int(max_new_tokens), self.stop, ignore_eos, self.stream)
         self._broken = None      # set by a request that failed for good: the rest stay unsent
-        start = time.perf_counter()
-        outcomes = list(self.pool.map(lambda p: self._send(p.call, options), batch))
-        end = time.perf_counter()
-        result = ServedGeneration([], [], 0, end - start, 0.0, 0)
+        clock.inputs_on_device()
+        outcomes = list(self.pool.map(lambda call: self._send(call, options), inputs))
+        clock.finish()
+        result = ServedGeneration([], [], 0, clock.timings()["e2e_time"], 0.0, 0)
         for reply, error, e2e, first in outcomes:
             failed = error is not None
             result.texts.append(None if failed else reply.text)

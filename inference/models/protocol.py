@@ -1,0 +1,224 @@
+"""The adapter protocol every model family implements (transformers-layout models, VLMo,
+DeepSeek-VL2, a model behind a server), and the types it speaks.
+
+The life of a batch, and which thread runs each step:
+
+    check(model_cfg)              static, before loading: a one-line error on a bad config
+    Adapter(model_cfg, device, dtype, tp_mesh=None)             loads the model
+    prepare(request)              background worker: decode the media (MediaError on bad files)
+    build(batch) -> BuiltInputs   background worker: build_inputs(batch) timed; CPU tensors
+    generate(batch, max_new_tokens, ignore_eos=False, inputs=None) -> Generation
+                                  main thread: copy to the device, run the model (builds the
+                                  inputs itself when none are given)
+    estimate_input_length(request), close(), run_stats()
+
+`build_inputs` runs while the main thread generates the previous batch, so it must touch
+no state that generation changes; `build` serialises build_inputs calls per adapter (a
+tokenizer's padding settings are mutable state), and the main thread decodes with its own
+copy of a tokenizer (`decoding_copy`).
+
+Timings (`GenerationClock`, one place for every family): preprocess = building the inputs
+(measured where they were built) + the copy to the device; prefill = until the first token's
+logits exist (device synchronised); decode = the rest. e2e = preprocess + prefill + decode.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from inference.requests import Request
+
+
+def synchronize(device: str | None) -> None:
+    """Wait for the device's queued kernels (CUDA/NPU run asynchronously); no-op on CPU."""
+    device = str(device or "")
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    elif device.startswith("npu"):
+        torch.npu.synchronize()
+
+
+class FirstTokenClock:
+    """A logits processor that notes when the first token's logits exist (end of prefill).
+    On CUDA/NPU it synchronises first, so the time is when prefill finished on the device
+    rather than when its kernels were queued."""
+
+    def __init__(self, device: str | None = None):
+        self.device = device
+        self.time: float | None = None
+
+    def __call__(self, input_ids, scores):
+        if self.time is None:
+            synchronize(self.device)
+            self.time = time.perf_counter()
+        return scores
+
+
+@dataclass
+class PreparedRequest:
+    """A request with its media decoded, ready for the processor."""
+    request: Request
+    images: list = field(default_factory=list)
+    video_frames: list | None = None
+
+
+@dataclass
+class BuiltInputs:
+    """What `build_inputs` returned for a batch (CPU tensors), and the seconds it took."""
+    value: Any
+    seconds: float = 0.0
+
+
+@dataclass
+class Generation:
+    texts: list[str]
+    output_tokens: list[int]          # per row, up to its end of sequence
+    # the real model input length: the sequence the model's prefill runs over (padded to the
+    # batch's longest row, image/video tokens included)
+    prompt_len: int
+    e2e_time: float                   # seconds: inputs built, prefill, decode
+    first_token_time: float           # seconds from the start until the first token's logits
+    steps: int                        # decode steps the batch ran
+    output_ids: list[list[int]] = field(default_factory=list)  # per row, cut at its EOS
+    # classifiers (VLMo): per row, the best answers as [answer, logit], best first
+    top_answers: list[list[list]] | None = None
+    # seconds of the above spent building inputs (processor, tiling, tokenising, copy to the
+    # device) before the model runs: prefill is first_token_time - preprocess_time
+    preprocess_time: float = 0.0
+    text_len: int = 0                 # text tokens of the longest row (no image/pad tokens)
+
+    # -- per row (a batch shares its timings and succeeds or fails as one; a served model's
+    # requests have their own: ServedGeneration) ------------------------------------------
+    def row_times(self) -> tuple[list[float], list[float]]:
+        """(e2e seconds, first-token seconds) per row."""
+        rows = len(self.texts)
+        return [self.e2e_time] * rows, [self.first_token_time] * rows
+
+    def row_errors(self) -> tuple[list[str | None], list[bool]]:
+        """(error message or None, leave for a rerun) per row."""
+        rows = len(self.texts)
+        return [None] * rows, [False] * rows
+
+
+class GenerationClock:
+    """The timings of one generate call; every adapter's generate uses it.
+
+    Created when generate starts (inputs already built, `built_seconds` ago in total); the
+    adapter calls `inputs_on_device()` once its inputs are on the device, passes
+    `first_token` to the model's generate as a logits processor (a classifier leaves it
+    unused: its first token is its end), and calls `finish()` when the output exists.
+    """
+
+    def __init__(self, device: str | None, built_seconds: float = 0.0):
+        self.device = device
+        self.built_seconds = float(built_seconds)
+        self.first_token = FirstTokenClock(device)
+        self.start = time.perf_counter()
+        self.ready: float | None = None
+        self.end: float | None = None
+
+    def inputs_on_device(self) -> None:
+        synchronize(self.device)
+        self.ready = time.perf_counter()
+
+    def finish(self) -> None:
+        synchronize(self.device)
+        self.end = time.perf_counter()
+
+    def timings(self) -> dict[str, float]:
+        """Generation's e2e_time, first_token_time and preprocess_time, in seconds."""
+        end = self.end if self.end is not None else time.perf_counter()
+        ready = self.ready if self.ready is not None else self.start
+        first = self.first_token.time if self.first_token.time is not None else end
+        return {"e2e_time": self.built_seconds + end - self.start,
+                "first_token_time": self.built_seconds + first - self.start,
+                "preprocess_time": self.built_seconds + ready - self.start}
+
+
+class ModelAdapter(ABC):
+    """One model family: load, prepare media, build inputs, generate with timings.
+
+    `video_mode` says how a video reaches the model: natively ("native"), as a sequence of
+    images ("frames"), or as a file sent to a server ("served").
+    """
+
+    video_mode = "frames"
+    # requests per engine batch the adapter asks for (a served model: its concurrency);
+    # None: runtime.batch_size
+    requests_per_batch: int | None = None
+    device: str | None = None         # where the model runs (None: not in this process)
+
+    @staticmethod
+    @abstractmethod
+    def check(model_cfg) -> None:
+        """Fail early, before any model loads, with a one-line error (ModelPathError)."""
+
+    @abstractmethod
+    def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
+        """Load the model (on `device`, in `dtype`, sharded over `tp_mesh` when given)."""
+
+    @abstractmethod
+    def prepare(self, request: Request) -> PreparedRequest:
+        """Decode the request's media (background worker; MediaError on a bad file)."""
+
+    @abstractmethod
+    def build_inputs(self, batch: list[PreparedRequest]) -> Any:
+        """The model's inputs for a batch, on the CPU: processor, tiling, tokenising
+        (background worker, while the main thread generates: no state generation changes)."""
+
+    @abstractmethod
+    def _generate(self, batch: list[PreparedRequest], inputs: Any, max_new_tokens: int,
+                  ignore_eos: bool, clock: GenerationClock) -> Generation:
+        """Copy `inputs` (build_inputs' value) to the device and run the model, calling the
+        clock's `inputs_on_device()` and `finish()`; the timings come from `clock.timings()`."""
+
+    # -- what callers use -------------------------------------------------------------------
+    def build(self, batch: list[PreparedRequest]) -> BuiltInputs:
+        """build_inputs, timed; one at a time per adapter (any thread)."""
+        with self._build_lock():
+            start = time.perf_counter()
+            value = self.build_inputs(batch)
+            return BuiltInputs(value, time.perf_counter() - start)
+
+    @torch.inference_mode()
+    def generate(self, batch: list[PreparedRequest], max_new_tokens: int,
+                 ignore_eos: bool = False, inputs: BuiltInputs | None = None) -> Generation:
+        """Greedy generation for a batch, with its timings; `inputs` from `build(batch)`
+        (built here when not given). `ignore_eos`: always produce max_new_tokens."""
+        if inputs is None:
+            inputs = self.build(batch)
+        clock = GenerationClock(self.device, inputs.seconds)
+        return self._generate(batch, inputs.value, max_new_tokens, ignore_eos, clock)
+
+    def estimate_input_length(self, request: Request) -> int:
+        """A cheap measure of the model input length (no decoding), for bucketing batches
+        by length: here the text's characters; families that know their token counts,
+        vision tokens included, override it."""
+        return len(request.text)
+
+    def close(self) -> None:
+        """Release what the adapter holds besides the model (threads, connections)."""
+
+    def run_stats(self) -> dict:
+        """Figures for the run's summary (e.g. a served model's request counts)."""
+        return {}
+
+    # -- thread safety ----------------------------------------------------------------------
+    def _build_lock(self) -> threading.Lock:
+        # created on first use; dict.setdefault is atomic, so two threads get the same lock
+        return self.__dict__.setdefault("_inputs_lock", threading.Lock())
+
+    def decoding_copy(self, tokenizer):
+        """A copy of `tokenizer` for the main thread's decoding, made once (while no inputs
+        are being built), so that it never shares the tokenizer build_inputs uses."""
+        copies = self.__dict__.setdefault("_decoding_copies", {})
+        if id(tokenizer) not in copies:
+            with self._build_lock():
+                copies.setdefault(id(tokenizer), (tokenizer, copy.deepcopy(tokenizer)))
+        return copies[id(tokenizer)][1]

@@ -74,22 +74,16 @@ class Engine:
         except Exception as err:  # the real run reports per-sample errors
             log.info("warm-up skipped: %s", err)
 
-    def run(self, requests: list[Request], on_batch: Callable[[list[Response]], None],
-            num_batches: int | None = None) -> None:
-        """Generate for every request; `on_batch` receives each batch's responses as it ends.
-
-        `num_batches` pads with empty batches so that data-parallel ranks call `on_batch` the
-        same number of times (it may hold a collective).
-        """
+    def run(self, requests: list[Request], on_batch: Callable[[list[Response]], None]) -> None:
+        """Generate for every request; `on_batch` receives each batch's responses as it ends."""
         batches = self.batches(requests)
-        batches += [[] for _ in range(max(0, (num_batches or 0) - len(batches)))]
         with ThreadPoolExecutor(self.workers, thread_name_prefix="media") as pool:
             pending = self._stage(pool, batches[0]) if batches else None
             for index, batch in enumerate(batches):
                 current = pending
                 pending = self._stage(pool, batches[index + 1]) \
                     if index + 1 < len(batches) else None
-                on_batch(self._run_batch(current.result()) if batch else [])
+                on_batch(self._run_batch(current.result()))
 
     def _stage(self, pool: ThreadPoolExecutor, batch: list[Request]) -> Future:
         """Submit the batch's media decoding, one task per request, then the building of its

@@ -29,6 +29,18 @@ PROGRESS_SECONDS = 5.0
 
 
 @contextlib.contextmanager
+def default_dtype(dtype: torch.dtype):
+    """Modules built inside (plain nn.Module trees, transformers models built from their
+    config) get floating-point parameters of `dtype`."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+@contextlib.contextmanager
 def parameters_on_meta():
     """Modules built inside get their parameters on the meta device; buffers stay real (the
     rotary tables and position ids modules compute when built are kept as they are)."""
@@ -82,10 +94,12 @@ def _owners(model: nn.Module) -> dict[str, list[tuple[nn.Module, str]]]:
 
 def fill(model: nn.Module, entries: Iterable[tuple[str, Read]], device: str | torch.device,
          slicings: dict[str, Slicing] | None = None, tp: TPGroup | None = None,
-         source: str = "checkpoint", progress: bool = True) -> list[str]:
+         source: str = "checkpoint", progress: bool = True,
+         check_empty: bool = True) -> list[str]:
     """Fill the model's meta parameters (and any buffer the checkpoint holds) from `entries`;
     returns the names of entries the model has no place for. Parameters keep the dtype they
-    were built with. Raises when a parameter is left empty."""
+    were built with. Raises when a parameter is left empty (unless `check_empty` is false:
+    the caller then asks `empty_parameters` and words its own refusal)."""
     slicings = slicings or {}
     rank, parts = (tp.rank, tp.size) if tp else (0, 1)
     owners = _owners(model)
@@ -117,11 +131,18 @@ def fill(model: nn.Module, entries: Iterable[tuple[str, Read]], device: str | to
             last = time.perf_counter()
             print(f"  loading weights: {filled} tensors, {loaded_bytes / 2**30:.1f} GiB on this "
                   "rank so far", flush=True)
-    empty = [name for name, places in owners.items() if getattr(*places[0]).is_meta]
+    if not check_empty:
+        return unexpected
+    empty = empty_parameters(model)
     if empty:
         raise ValueError(f"{source}: no weights for {len(empty)} parameters of the model, e.g. "
                          f"{', '.join(empty[:5])}")
     return unexpected
+
+
+def empty_parameters(model: nn.Module) -> list[str]:
+    """Names of the parameters (and buffers) still on the meta device."""
+    return [name for name, places in _owners(model).items() if getattr(*places[0]).is_meta]
 
 
 def move_buffers(model: nn.Module, device: str | torch.device) -> None:

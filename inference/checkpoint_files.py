@@ -65,15 +65,17 @@ def release_pages(tensor: torch.Tensor) -> None:
 
 
 def iter_mapped(state: dict, mapped: bool = True) -> Iterator[tuple[str, torch.Tensor]]:
-    """(key, owned copy) of every tensor of a state dict; a memory-mapped tensor's pages are
-    released once it is copied."""
-    for key, tensor in state.items():
-        if not mapped:
-            yield key, tensor
-            continue
-        copy = tensor.clone()
-        release_pages(tensor)
-        yield key, copy
+    """(key, owned tensor) of every tensor of a state dict, each taken out of the dict as it
+    goes (so that nothing holds it once its consumer is done); a memory-mapped tensor is
+    copied and its mapped pages released."""
+    for key in list(state):
+        tensor = state.pop(key)
+        if mapped:
+            copy = tensor.clone()
+            release_pages(tensor)
+            tensor = copy
+        yield key, tensor
+        del tensor
 
 
 def iter_tensors(folder: Path) -> Iterator[tuple[str, torch.Tensor]]:

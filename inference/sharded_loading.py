@@ -77,6 +77,35 @@ def memory_entries(tensors: Iterable[tuple[str, torch.Tensor]]) -> Iterator[tupl
                      local_slice(tensor, slicing, rank, parts))
 
 
+def converted_entries(folder: Path, convert, direct: Callable[[str], str | None] = lambda k: None,
+                      skip: tuple[str, ...] = ()) -> Iterator[tuple[str, Read]]:
+    """Entries of an original-layout checkpoint. From safetensors, a tensor that `direct`
+    names (a plain rename, e.g. a language model's linear layers) is read slice by slice as
+    each rank needs it; any other is read whole and handed to `convert`, a generator of
+    (model name, tensor) over (checkpoint key, tensor) pairs (splitting packed tensors,
+    skipping or refusing names). Tensors under `skip` are never read. Other formats: every
+    tensor through `convert`, one at a time."""
+    from inference.checkpoint_files import iter_tensors
+
+    files = safetensors_folder(folder)
+    if files is None:
+        yield from memory_entries(convert(
+            (key, tensor) for key, tensor in iter_tensors(folder) if not key.startswith(skip)))
+        return
+    try:
+        for key in list(files.keys()):
+            if skip and key.startswith(skip):
+                continue
+            name = direct(key)
+            if name is not None:
+                yield name, (lambda slicing, rank, parts, key=key:
+                             files.read(key, slicing, rank, parts))
+            else:
+                yield from memory_entries(convert([(key, files.read(key))]))
+    finally:
+        files.close()
+
+
 def _owners(model: nn.Module) -> dict[str, list[tuple[nn.Module, str]]]:
     """Every place a parameter or buffer is held, by its full name; a tied parameter's
     places are listed under each of its names."""

@@ -31,7 +31,6 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
-from inference.checkpoint_files import iter_tensors
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import (FirstTokenClock, Generation, ModelPathError, PreparedRequest,
@@ -352,31 +351,6 @@ def convert_state_dict(tensors, ignored: list[str] | None = None
             ignored.append(key)
 
 
-def checkpoint_entries(folder: Path, skip: tuple[str, ...], ignored: list[str]):
-    """(name, read) for every tensor the model takes, tensors under `skip` (other ranks'
-    experts) never read. From safetensors, the language model's tensors (original names) are
-    read slice by slice as each rank needs them; the vision tower's are read whole and
-    converted."""
-    from inference.sharded_loading import memory_entries, safetensors_folder
-
-    files = safetensors_folder(folder)
-    if files is None:
-        yield from memory_entries(convert_state_dict(
-            ((k, t) for k, t in iter_tensors(folder) if not k.startswith(skip)), ignored))
-        return
-    try:
-        for key in list(files.keys()):
-            if skip and key.startswith(skip):
-                continue
-            if key.startswith("vision."):
-                yield from memory_entries(convert_state_dict([(key, files.read(key))], ignored))
-            else:
-                yield key, (lambda slicing, rank, parts, key=key:
-                            files.read(key, slicing, rank, parts))
-    finally:
-        files.close()
-
-
 def original_language_config(raw: dict) -> dict:
     """The checkpoint's language_config with the original DeepseekV2Config defaults filled in."""
     language = dict(ORIGINAL_LANGUAGE_DEFAULTS)
@@ -427,8 +401,8 @@ def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
     from transformers import AutoTokenizer, SiglipVisionConfig
 
     from inference.checkpoint_files import tensor_shapes
-    from inference.sharded_loading import (default_dtype, empty_parameters, fill, move_buffers,
-                                           parameters_on_meta)
+    from inference.sharded_loading import (converted_entries, default_dtype, empty_parameters,
+                                           fill, move_buffers, parameters_on_meta)
     from inference.tensor_parallel import TPGroup, shard_deepseek_language_model
 
     raw = json.loads((folder / "config.json").read_text())
@@ -473,9 +447,13 @@ def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
                 if isinstance(module, DeepseekMoE) for index in module.other_ranks_experts()]
     tp = TPGroup.from_mesh(tp_mesh)
     ignored: list[str] = []
-    unexpected = fill(model, checkpoint_entries(folder, tuple(skip), ignored), device, slicings,
-                      tp, source=str(folder), progress=tp is None or tp.rank == 0,
-                      check_empty=False)
+    # the language model's tensors keep their names: each rank reads its slices of them
+    # straight from safetensors (never other ranks' experts); the vision tower is converted
+    entries = converted_entries(folder, lambda tensors: convert_state_dict(tensors, ignored),
+                                lambda key: None if key.startswith("vision.") else key,
+                                tuple(skip))
+    unexpected = fill(model, entries, device, slicings, tp, source=str(folder),
+                      progress=tp is None or tp.rank == 0, check_empty=False)
     missing = empty_parameters(model)
     if missing or unexpected:
         raise ModelPathError(f"{folder}: weights do not match the DeepSeek-VL2 layout "

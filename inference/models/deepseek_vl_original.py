@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from inference.checkpoint_files import iter_tensors, tensor_shapes
+from inference.checkpoint_files import tensor_shapes
 from inference.models.timm_siglip import TIMM_SIGLIP_ACT, convert_timm_siglip
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,15 @@ def convert_config(raw: dict, shapes: dict[str, tuple], image_token_id: int):
     return DeepseekVLHybridConfig(vision_config=vision, high_res_vision_config=high,
                                   text_config=language, image_token_id=image_token_id,
                                   tie_word_embeddings=False)
+
+
+def renamed(key: str) -> str | None:
+    """The model's name for a tensor that only needs a new name, else None (the SigLIP tower's
+    tensors, unused or foreign ones: `convert_state_dict` handles those)."""
+    if key.startswith(UNUSED_PREFIXES) or key.startswith(LOW):
+        return None
+    new = _rename(key)
+    return new if new != key or key.startswith(("model.", "lm_head.")) else None
 
 
 def convert_state_dict(tensors, ignored: list[str] | None = None
@@ -276,7 +285,7 @@ def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
     in `dtype`, split for tensor parallelism while empty and filled tensor by tensor."""
     from transformers import AutoTokenizer, DeepseekVLHybridForConditionalGeneration
 
-    from inference.sharded_loading import (empty_parameters, fill, memory_entries,
+    from inference.sharded_loading import (converted_entries, empty_parameters, fill,
                                            move_buffers, parameters_on_meta)
     from inference.tensor_parallel import TPGroup, shard_model
 
@@ -299,8 +308,10 @@ def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
     slicings = shard_model(model, tp_mesh)
     tp = TPGroup.from_mesh(tp_mesh)
     ignored: list[str] = []
-    unexpected = fill(model, memory_entries(convert_state_dict(iter_tensors(folder), ignored)),
-                      device, slicings, tp, source=str(folder),
+    # renamed tensors are read slice by slice as this rank needs them; SigLIP's converted
+    entries = converted_entries(folder, lambda tensors: convert_state_dict(tensors, ignored),
+                                renamed)
+    unexpected = fill(model, entries, device, slicings, tp, source=str(folder),
                       progress=tp is None or tp.rank == 0, check_empty=False)
     missing = empty_parameters(model)
     if missing or unexpected:

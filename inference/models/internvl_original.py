@@ -20,8 +20,6 @@ from typing import Iterator
 
 import torch
 
-from inference.checkpoint_files import iter_tensors
-
 ORIGINAL_MODEL_TYPE = "internvl_chat"
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
@@ -118,6 +116,17 @@ def convert_config(raw: dict, image_token_id: int):
                           image_token_id=image_token_id,
                           downsample_ratio=float(raw.get("downsample_ratio", 0.5)),
                           vision_feature_layer=select_layer, projector_hidden_act="gelu")
+
+
+def renamed(key: str) -> str | None:
+    """The model's name for a tensor that only needs a new name (no split), else None."""
+    if key.startswith("vision_model.") and ".attn.qkv." not in key:
+        return _rename(key, _VISION_RENAMES)
+    if key.startswith("mlp1."):
+        return _rename(key, _PROJECTOR_RENAMES)
+    if key.startswith("language_model.") and ".attention.wqkv." not in key:
+        return _rename(_rename(key, _INTERNLM2_RENAMES), _LANGUAGE_RENAMES)
+    return None
 
 
 def convert_state_dict(tensors, config) -> Iterator[tuple[str, torch.Tensor]]:
@@ -557,7 +566,7 @@ def load_original(folder: Path, dtype: torch.dtype, model_cfg, device="cpu", tp_
     tensor as the converter yields them, each rank keeping only its slices."""
     from transformers import InternVLForConditionalGeneration
 
-    from inference.sharded_loading import (empty_parameters, fill, memory_entries,
+    from inference.sharded_loading import (converted_entries, empty_parameters, fill,
                                            move_buffers, parameters_on_meta)
     from inference.tensor_parallel import TPGroup, shard_model
 
@@ -569,8 +578,10 @@ def load_original(folder: Path, dtype: torch.dtype, model_cfg, device="cpu", tp_
         model = InternVLForConditionalGeneration._from_config(config, dtype=dtype)
     slicings = shard_model(model, tp_mesh)
     tp = TPGroup.from_mesh(tp_mesh)
-    unexpected = fill(model, memory_entries(convert_state_dict(iter_tensors(folder), config)),
-                      device, slicings, tp, source=str(folder),
+    # renamed tensors are read slice by slice as this rank needs them; packed ones whole
+    entries = converted_entries(folder, lambda tensors: convert_state_dict(tensors, config),
+                                renamed)
+    unexpected = fill(model, entries, device, slicings, tp, source=str(folder),
                       progress=tp is None or tp.rank == 0, check_empty=False)
     missing = [k for k in empty_parameters(model)
                if k != "lm_head.weight" or not config.text_config.tie_word_embeddings]

@@ -196,3 +196,27 @@ def test_tp2_ranks_hold_and_read_only_their_share(tmp_path):
         assert experts == set(local), "a rank read another rank's experts"
         assert all(f"{layer}mlp.experts.{e}.up_proj.weight" in state for e in local)
         assert not any(f".experts.{e}." in k for k in state for e in range(8) if e not in local)
+
+
+def test_a_bin_checkpoint_streams_the_same_weights(tmp_path):
+    """pytorch_model.bin (memory-mapped, each tensor copied and its pages released) gives the
+    model the safetensors checkpoint gives."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from inference.models.internvl_original import load_original
+
+    folder = tmp_path / "bin"
+    shutil.copytree(FIXTURES / "internvl_chat_v1_2", folder)
+    state = {}
+    for path in sorted(folder.glob("*.safetensors")):
+        state.update(load_file(path))
+        path.unlink()
+    (folder / "model.safetensors.index.json").unlink(missing_ok=True)
+    torch.save(state, folder / "pytorch_model.bin")
+    _, from_bin = load_original(folder, torch.float32, {})
+    _, from_safetensors = load_original(FIXTURES / "internvl_chat_v1_2", torch.float32, {})
+    mine, reference = from_bin.state_dict(), from_safetensors.state_dict()
+    assert mine.keys() == reference.keys()
+    assert all(torch.equal(mine[k], reference[k]) for k in reference)

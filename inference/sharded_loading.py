@@ -29,6 +29,18 @@ PROGRESS_SECONDS = 5.0
 
 
 @contextlib.contextmanager
+def default_dtype(dtype: torch.dtype):
+    """Modules built inside (plain nn.Module trees, transformers models built from their
+    config) get floating-point parameters of `dtype`."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+@contextlib.contextmanager
 def parameters_on_meta():
     """Modules built inside get their parameters on the meta device; buffers stay real (the
     rotary tables and position ids modules compute when built are kept as they are)."""
@@ -65,6 +77,35 @@ def memory_entries(tensors: Iterable[tuple[str, torch.Tensor]]) -> Iterator[tupl
                      local_slice(tensor, slicing, rank, parts))
 
 
+def converted_entries(folder: Path, convert, direct: Callable[[str], str | None] = lambda k: None,
+                      skip: tuple[str, ...] = ()) -> Iterator[tuple[str, Read]]:
+    """Entries of an original-layout checkpoint. From safetensors, a tensor that `direct`
+    names (a plain rename, e.g. a language model's linear layers) is read slice by slice as
+    each rank needs it; any other is read whole and handed to `convert`, a generator of
+    (model name, tensor) over (checkpoint key, tensor) pairs (splitting packed tensors,
+    skipping or refusing names). Tensors under `skip` are never read. Other formats: every
+    tensor through `convert`, one at a time."""
+    from inference.checkpoint_files import iter_tensors
+
+    files = safetensors_folder(folder)
+    if files is None:
+        yield from memory_entries(convert(
+            (key, tensor) for key, tensor in iter_tensors(folder) if not key.startswith(skip)))
+        return
+    try:
+        for key in list(files.keys()):
+            if skip and key.startswith(skip):
+                continue
+            name = direct(key)
+            if name is not None:
+                yield name, (lambda slicing, rank, parts, key=key:
+                             files.read(key, slicing, rank, parts))
+            else:
+                yield from memory_entries(convert([(key, files.read(key))]))
+    finally:
+        files.close()
+
+
 def _owners(model: nn.Module) -> dict[str, list[tuple[nn.Module, str]]]:
     """Every place a parameter or buffer is held, by its full name; a tied parameter's
     places are listed under each of its names."""
@@ -82,10 +123,12 @@ def _owners(model: nn.Module) -> dict[str, list[tuple[nn.Module, str]]]:
 
 def fill(model: nn.Module, entries: Iterable[tuple[str, Read]], device: str | torch.device,
          slicings: dict[str, Slicing] | None = None, tp: TPGroup | None = None,
-         source: str = "checkpoint", progress: bool = True) -> list[str]:
+         source: str = "checkpoint", progress: bool = True,
+         check_empty: bool = True) -> list[str]:
     """Fill the model's meta parameters (and any buffer the checkpoint holds) from `entries`;
     returns the names of entries the model has no place for. Parameters keep the dtype they
-    were built with. Raises when a parameter is left empty."""
+    were built with. Raises when a parameter is left empty (unless `check_empty` is false:
+    the caller then asks `empty_parameters` and words its own refusal)."""
     slicings = slicings or {}
     rank, parts = (tp.rank, tp.size) if tp else (0, 1)
     owners = _owners(model)
@@ -117,11 +160,18 @@ def fill(model: nn.Module, entries: Iterable[tuple[str, Read]], device: str | to
             last = time.perf_counter()
             print(f"  loading weights: {filled} tensors, {loaded_bytes / 2**30:.1f} GiB on this "
                   "rank so far", flush=True)
-    empty = [name for name, places in owners.items() if getattr(*places[0]).is_meta]
+    if not check_empty:
+        return unexpected
+    empty = empty_parameters(model)
     if empty:
         raise ValueError(f"{source}: no weights for {len(empty)} parameters of the model, e.g. "
                          f"{', '.join(empty[:5])}")
     return unexpected
+
+
+def empty_parameters(model: nn.Module) -> list[str]:
+    """Names of the parameters (and buffers) still on the meta device."""
+    return [name for name, places in _owners(model).items() if getattr(*places[0]).is_meta]
 
 
 def move_buffers(model: nn.Module, device: str | torch.device) -> None:

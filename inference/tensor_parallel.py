@@ -121,7 +121,14 @@ def language_model_plan(model: nn.Module, size: int) -> dict[str, str]:
             plan[f"{prefix}.{index}.{name}"] = COLUMN
         for name in TEXT_ROW:
             plan[f"{prefix}.{index}.{name}"] = ROW
-    vocab = getattr(text_config, "vocab_size", None)
+    plan.update(vocabulary_plan(model, getattr(text_config, "vocab_size", None), size))
+    return plan
+
+
+def vocabulary_plan(model: nn.Module, vocab: int | None, size: int) -> dict[str, str]:
+    """The token embedding by vocabulary rows and the output head gathered, when tp divides
+    the vocabulary."""
+    plan: dict[str, str] = {}
     if vocab and vocab % size == 0:
         embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
         if isinstance(embedding, nn.Embedding) and type(embedding) is nn.Embedding:
@@ -246,40 +253,48 @@ def shard_model(model: nn.Module, tp_mesh) -> dict[str, Slicing]:
     return slicings
 
 
-# DeepSeek-V2 language models (DeepSeek-VL2) keep their DTensor sharding below.
-def shard_deepseek_language_model(model: torch.nn.Module, tp_mesh) -> None:
-    """DeepSeek-V2 language models (multi-head latent attention, mixture of experts).
+def shard_deepseek_language_model(model: torch.nn.Module, tp_mesh) -> dict[str, Slicing]:
+    """DeepSeek-V2 language models (multi-head latent attention, mixture of experts), split by
+    the plain-tensor plan; works on a model still on the meta device (the returned slicings,
+    by parameter name under `model`, tell the loader which slice each rank reads).
 
     Attention: the per-head projections (q_proj or q_b_proj, and kv_b_proj, which expands the
     shared latent into per-head keys and values) column-wise, o_proj row-wise; the latent
     projections q_a_proj/kv_a_proj_with_mqa and their norms stay replicated, so each rank
-    attends with 1/tp of the heads. Dense MLP layers as in `shard_language_model`. MoE layers
-    shard themselves by expert (`shard(rank, size, group)`): each rank runs its own experts and
-    a slice of the shared experts, and the partial outputs are all-reduced.
+    attends with 1/tp of the heads. Dense MLP layers column/row as in `language_model_plan`;
+    the token embedding and the output head by vocabulary rows. MoE layers shard themselves
+    by expert (`shard(rank, size, group)`, which returns its own slicings): each rank keeps
+    only its experts and a slice of the shared experts, and the partial outputs are
+    all-reduced.
     """
-    from torch.distributed.tensor.parallel import (ColwiseParallel, RowwiseParallel,
-                                                   parallelize_module)
-
     size = tp_mesh.size()
     config = model.config
     if config.num_attention_heads % size:
         raise ValueError(f"runtime.tp={size} does not divide the language model's "
                          f"num_attention_heads={config.num_attention_heads}: attention heads "
                          "cannot be split evenly")
-    rank, group = tp_mesh.get_local_rank(), tp_mesh.get_group()
-    for layer in decoder_layers(model):
+    tp = TPGroup.from_mesh(tp_mesh)
+    if tp is None:
+        return {}
+    layers = decoder_layers(model)
+    prefix = _path(model, layers)
+    plan: dict[str, str] = {}
+    expert_slicings: dict[str, Slicing] = {}
+    for index, layer in enumerate(layers):
         attention = layer.self_attn
         query = "q_proj" if getattr(attention, "q_proj", None) is not None else "q_b_proj"
-        plan = {f"self_attn.{query}": ColwiseParallel(),
-                "self_attn.kv_b_proj": ColwiseParallel(),
-                "self_attn.o_proj": RowwiseParallel()}
+        name = f"{prefix}.{index}"
+        plan.update({f"{name}.self_attn.{query}": COLUMN, f"{name}.self_attn.kv_b_proj": COLUMN,
+                     f"{name}.self_attn.o_proj": ROW})
         if hasattr(layer.mlp, "shard"):
-            layer.mlp.shard(rank, size, group)
+            expert_slicings.update({f"{name}.mlp.{key}": slicing for key, slicing in
+                                    layer.mlp.shard(tp.rank, tp.size, tp.group).items()})
         else:
             width = layer.mlp.gate_proj.out_features
             if width % size:
                 raise ValueError(f"runtime.tp={size} does not divide the dense MLP width "
                                  f"intermediate_size={width}")
-            plan.update({"mlp.gate_proj": ColwiseParallel(), "mlp.up_proj": ColwiseParallel(),
-                         "mlp.down_proj": RowwiseParallel()})
-        parallelize_module(layer, tp_mesh, plan)
+            plan.update({f"{name}.mlp.gate_proj": COLUMN, f"{name}.mlp.up_proj": COLUMN,
+                         f"{name}.mlp.down_proj": ROW})
+    plan.update(vocabulary_plan(model, getattr(config, "vocab_size", None), size))
+    return {**apply_plan(model, plan, tp), **expert_slicings}

@@ -74,7 +74,8 @@ def worker(args) -> int:
 
 
 def checkpoint_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+    return sum(p.stat().st_size for pattern in ("*.safetensors", "*.bin", "*.pt")
+               for p in folder.glob(pattern))
 
 
 def run_tp(args, tp: int, report_dir: Path) -> list[dict]:

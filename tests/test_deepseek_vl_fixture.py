@@ -178,3 +178,31 @@ def test_tensor_parallel_gives_the_ids_of_one_process(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert ids(tmp_path / "tp2") == ids(tmp_path / "one")
     assert all(ids(tmp_path / "one").values())
+
+
+def test_loading_streams_into_an_empty_model(checkpoint, monkeypatch):
+    """The config comes from the safetensors headers (no tensor read before the model is
+    built), the model is built on the meta device in the target dtype (no random init of a
+    full model, no cast afterwards) and filled tensor by tensor."""
+    import inference.sharded_loading as sharded_loading
+    from inference.models.deepseek_vl_original import load_original
+    from inference.safetensors_reader import SafetensorsFolder
+
+    calls, reads = [], []
+    real_fill, real_read = sharded_loading.fill, SafetensorsFolder.read
+
+    def fill(model, entries, *args, **kwargs):
+        calls.append((all(p.is_meta for p in model.parameters()),
+                      {p.dtype for p in model.parameters()}))
+        return real_fill(model, entries, *args, **kwargs)
+
+    def read(self, name, *args, **kwargs):
+        reads.append(len(calls))
+        return real_read(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(sharded_loading, "fill", fill)
+    monkeypatch.setattr(SafetensorsFolder, "read", read)
+    _, model = load_original(checkpoint, torch.bfloat16)
+    assert calls == [(True, {torch.bfloat16})]
+    assert reads and set(reads) == {1}, "a tensor was read before the model was filled"
+    assert model.loaded_sharded and not any(p.is_meta for p in model.parameters())

@@ -11,7 +11,7 @@ class DeepseekVLAdapter(ImageTextAdapter):
 
     def _load(self, path, dtype, trust, model_cfg):
         if is_original_layout(path):
-            return load_original(path, dtype)
+            return load_original(path, dtype, self.device, self.tp_mesh)
         return super()._load(path, dtype, trust, model_cfg)
 
     def _content(self, prepared: PreparedRequest) -> list[dict]:

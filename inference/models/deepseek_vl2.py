@@ -23,18 +23,17 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
-from inference.checkpoint_files import iter_tensors
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import ModelPathError, check_model_path, cut_at_eos, trim_padding
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
-from inference.tensor_parallel import shard_deepseek_language_model
 from inference.requests import Request
 
 log = logging.getLogger(__name__)
@@ -238,31 +237,47 @@ class DeepseekMoE(nn.Module):
             torch.distributed.all_reduce(y, group=self.group)
         return y.view(shape)
 
-    def shard(self, rank: int, size: int, group) -> None:
+    def shard(self, rank: int, size: int, group) -> dict:
         """Keep experts [rank*E/size, (rank+1)*E/size) and 1/size of the shared experts' width
-        (all of it on rank 0 when size does not divide it)."""
+        (all of it on rank 0 when size does not divide it); returns how each kept parameter
+        that is split is sliced (names under this module), for a loader filling the module
+        while it is still on the meta device."""
+        from inference.safetensors_reader import Slicing
+        from inference.tensor_parallel import local_slice
+
         count = len(self.experts)
         self.local = range(rank * count // size, (rank + 1) * count // size)
         for index in range(count):
             if index not in self.local:
-                self.experts[index] = nn.Module()       # weights of other ranks' experts dropped
+                self.experts[index] = nn.Module()       # other ranks' experts: no weights here
         self.group = group
+        slicings = {}
         shared = getattr(self, "shared_experts", None)
         if shared is not None:
             width = shared.gate_proj.out_features
             if width % size:
                 self.shared_here = rank == 0
-            else:
-                part = slice(rank * width // size, (rank + 1) * width // size)
-                with torch.no_grad():
-                    for name in ("gate_proj", "up_proj"):
-                        linear = getattr(shared, name)
-                        new = nn.Linear(linear.in_features, width // size, bias=False)
-                        new.weight = nn.Parameter(linear.weight[part].clone())
-                        setattr(shared, name, new)
-                    new = nn.Linear(width // size, shared.down_proj.out_features, bias=False)
-                    new.weight = nn.Parameter(shared.down_proj.weight[:, part].clone())
-                    shared.down_proj = new
+                return slicings
+            for name, dim in (("gate_proj", 0), ("up_proj", 0), ("down_proj", 1)):
+                linear = getattr(shared, name)
+                weight, slicing = linear.weight, Slicing(dim)
+                if weight.is_meta:
+                    shape = list(weight.shape)
+                    shape[dim] //= size
+                    local = torch.empty(shape, dtype=weight.dtype, device="meta")
+                else:
+                    local = local_slice(weight.data, slicing, rank, size)
+                linear.weight = nn.Parameter(local, requires_grad=False)
+                if dim == 0:
+                    linear.out_features //= size
+                else:
+                    linear.in_features //= size
+                slicings[f"shared_experts.{name}.weight"] = slicing
+        return slicings
+
+    def other_ranks_experts(self) -> list[int]:
+        """The experts whose weights this rank does not hold."""
+        return [i for i in range(len(self.experts)) if i not in self.local]
 
 
 def is_moe_layer(index: int, language: dict) -> bool:
@@ -318,21 +333,21 @@ class DeepseekVL2ForCausalLM(nn.Module):
 
 
 # -- original checkpoint layout ------------------------------------------------------------
-def convert_state_dict(tensors) -> tuple[dict[str, torch.Tensor], list[str]]:
+def convert_state_dict(tensors, ignored: list[str] | None = None
+                       ) -> Iterator[tuple[str, torch.Tensor]]:
     """Original names -> this module's (timm SigLIP -> transformers' SigLIP; the language model
-    keeps its names), and the names of tensors the original builds but never uses (the SigLIP
-    attention-pool head, which the original's `ignore_head` skips)."""
-    converted: dict[str, torch.Tensor] = {}
-    ignored: list[str] = []
+    keeps its names), one tensor at a time; the names of tensors the original builds but never
+    uses (the SigLIP attention-pool head, which the original's `ignore_head` skips) go to
+    `ignored`."""
+    ignored = [] if ignored is None else ignored
     for key, tensor in tensors:
         siglip = convert_timm_siglip(key, tensor, "vision.", "vision.")
         if siglip is None:
-            converted[key] = tensor
+            yield key, tensor
         elif siglip:
-            converted.update(siglip)
+            yield from siglip
         else:
             ignored.append(key)
-    return converted, ignored
 
 
 def original_language_config(raw: dict) -> dict:
@@ -377,9 +392,17 @@ def _language_config(raw: dict):
                             num_experts_per_tok=1, moe_intermediate_size=1)
 
 
-def load_original(folder: Path, dtype: torch.dtype):
-    """(model, tokenizer, tiling spec) of an original-layout DeepSeek-VL2 checkpoint."""
+def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
+    """(model, tokenizer, tiling spec) of an original-layout DeepSeek-VL2 checkpoint. The model
+    is built on the meta device directly in `dtype`, its language model split for tensor
+    parallelism while empty (`shard_deepseek_language_model`: attention heads, dense MLPs,
+    vocabulary and experts), and each rank reads only its slices and its own experts."""
     from transformers import AutoTokenizer, SiglipVisionConfig
+
+    from inference.checkpoint_files import tensor_shapes
+    from inference.sharded_loading import (converted_entries, default_dtype, empty_parameters,
+                                           fill, move_buffers, parameters_on_meta)
+    from inference.tensor_parallel import TPGroup, shard_deepseek_language_model
 
     raw = json.loads((folder / "config.json").read_text())
     if raw.get("model_type") != ORIGINAL_MODEL_TYPE:
@@ -407,27 +430,44 @@ def load_original(folder: Path, dtype: torch.dtype):
         raise ValueError(f"projector_config {projector}: only downsample_mlp_gelu of depth 2 "
                          "is supported")
     language = original_language_config(raw["language_config"])
-    model = DeepseekVL2ForCausalLM(vision_config, _language_config(raw["language_config"]),
-                                   {"downsample_ratio": int(projector.get("downsample_ratio", 2)),
-                                    "mlp_ratio": int(projector.get("mlp_ratio", 1))}, language)
-    tensors = dict(iter_tensors(folder))
-    fc1 = tensors.get("vision.blocks.0.mlp.fc1.weight")
-    if fc1 is not None and fc1.shape[0] != vision_config.intermediate_size:
-        raise ValueError(f"{folder}: vision mlp width {fc1.shape[0]} does not match the config")
-    converted, ignored = convert_state_dict(tensors.items())
-    missing, unexpected = model.load_state_dict(converted, strict=False)
+    with default_dtype(dtype), parameters_on_meta():
+        model = DeepseekVL2ForCausalLM(
+            vision_config, _language_config(raw["language_config"]),
+            {"downsample_ratio": int(projector.get("downsample_ratio", 2)),
+             "mlp_ratio": int(projector.get("mlp_ratio", 1))}, language)
+    fc1 = tensor_shapes(folder).get("vision.blocks.0.mlp.fc1.weight")
+    if fc1 is not None and fc1[0] != vision_config.intermediate_size:
+        raise ValueError(f"{folder}: vision mlp width {fc1[0]} does not match the config")
+    slicings, skip = {}, []
+    if tp_mesh is not None:
+        slicings = {f"language.{name}": slicing for name, slicing in
+                    shard_deepseek_language_model(model.language, tp_mesh).items()}
+        skip = [f"{name}.experts.{index}." for name, module in model.named_modules()
+                if isinstance(module, DeepseekMoE) for index in module.other_ranks_experts()]
+    tp = TPGroup.from_mesh(tp_mesh)
+    ignored: list[str] = []
+    # the language model's tensors keep their names: each rank reads its slices of them
+    # straight from safetensors (never other ranks' experts); the vision tower is converted
+    entries = converted_entries(folder, lambda tensors: convert_state_dict(tensors, ignored),
+                                lambda key: None if key.startswith("vision.") else key,
+                                tuple(skip))
+    unexpected = fill(model, entries, device, slicings, tp, source=str(folder),
+                      progress=tp is None or tp.rank == 0, check_empty=False)
+    missing = empty_parameters(model)
     if missing or unexpected:
         raise ModelPathError(f"{folder}: weights do not match the DeepSeek-VL2 layout "
                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
     if ignored:
         log.warning("%s: %d tensors that the original DeepSeek-VL2 builds but never uses were "
                     "ignored: %s", folder, len(ignored), ", ".join(sorted(ignored)))
+    move_buffers(model, device)
+    model.loaded_sharded = True
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     spec = TilingSpec(int(vision.get("image_size", 384)), patch,
                       int(projector.get("downsample_ratio", 2)),
                       [tuple(c) for c in raw.get("candidate_resolutions", [[384, 384]])])
     model.ignored_tensors = sorted(ignored)
-    return model.to(dtype).eval(), tokenizer, spec
+    return model.eval(), tokenizer, spec
 
 
 
@@ -456,11 +496,8 @@ class DeepseekVL2Adapter(ModelAdapter):
 
     def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
         folder = check_model_path(model_cfg.get("model_path"))
-        self.model, self.tokenizer, self.spec = load_original(folder, dtype)
-        self.model = self.model.to(device)
+        self.model, self.tokenizer, self.spec = load_original(folder, dtype, device, tp_mesh)
         self.ignored_tensors = self.model.ignored_tensors
-        if tp_mesh is not None:
-            shard_deepseek_language_model(self.model.language, tp_mesh)
         vision = model_cfg.get("vision") or {}
         self.fps = float(vision.get("fps", 0.5))
         self.max_frames = int(vision.get("max_frames", 4))

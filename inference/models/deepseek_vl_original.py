@@ -17,12 +17,13 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
 from PIL import Image
 
-from inference.checkpoint_files import iter_tensors
+from inference.checkpoint_files import tensor_shapes
 from inference.models.timm_siglip import TIMM_SIGLIP_ACT, convert_timm_siglip
 
 log = logging.getLogger(__name__)
@@ -117,11 +118,20 @@ def convert_config(raw: dict, shapes: dict[str, tuple], image_token_id: int):
                                   tie_word_embeddings=False)
 
 
-def convert_state_dict(tensors, ignored: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """transformers' tensors; names the original creates but never uses go to `ignored`, and a
-    name that does not belong to the layout at all is an error naming it."""
+def renamed(key: str) -> str | None:
+    """The model's name for a tensor that only needs a new name, else None (the SigLIP tower's
+    tensors, unused or foreign ones: `convert_state_dict` handles those)."""
+    if key.startswith(UNUSED_PREFIXES) or key.startswith(LOW):
+        return None
+    new = _rename(key)
+    return new if new != key or key.startswith(("model.", "lm_head.")) else None
+
+
+def convert_state_dict(tensors, ignored: list[str] | None = None
+                       ) -> Iterator[tuple[str, torch.Tensor]]:
+    """transformers' tensors, one at a time; names the original creates but never uses go to
+    `ignored`, and a name that does not belong to the layout at all is an error naming it."""
     ignored = [] if ignored is None else ignored
-    converted = {}
     for key, tensor in tensors:
         if key.startswith(UNUSED_PREFIXES):
             ignored.append(key)
@@ -130,13 +140,12 @@ def convert_state_dict(tensors, ignored: list[str] | None = None) -> dict[str, t
         if siglip is not None:
             if not siglip:
                 ignored.append(key)
-            converted.update(siglip)
+            yield from siglip
             continue
         new = _rename(key)
         if new == key and not key.startswith(("model.", "lm_head.")):
             raise ValueError(f"unexpected tensor {key!r} in a DeepSeek-VL checkpoint")
-        converted[new] = tensor
-    return converted
+        yield new, tensor
 
 
 # The original VLChatProcessor's default system prompt and its `deepseek` sft format:
@@ -270,9 +279,15 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def load_original(folder: Path, dtype: torch.dtype):
-    """(processor, model) for an original-layout DeepSeek-VL 7B checkpoint."""
+def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
+    """(processor, model) for an original-layout DeepSeek-VL 7B checkpoint: the config is made
+    from the tensors' shapes (file headers, no tensor read), the model built on the meta device
+    in `dtype`, split for tensor parallelism while empty and filled tensor by tensor."""
     from transformers import AutoTokenizer, DeepseekVLHybridForConditionalGeneration
+
+    from inference.sharded_loading import (converted_entries, empty_parameters, fill,
+                                           move_buffers, parameters_on_meta)
+    from inference.tensor_parallel import TPGroup, shard_model
 
     raw = json.loads((folder / "config.json").read_text())
     processor_cfg = _read_json(folder / "processor_config.json")
@@ -287,19 +302,26 @@ def load_original(folder: Path, dtype: torch.dtype):
     if processor_cfg.get("sft_format", "deepseek") != "deepseek":
         raise ValueError(f"{folder}/processor_config.json: sft_format="
                          f"{processor_cfg['sft_format']!r} is not supported (only 'deepseek')")
-    tensors = dict(iter_tensors(folder))
-    config = convert_config(raw, {k: tuple(v.shape) for k, v in tensors.items()},
-                            tokenizer.convert_tokens_to_ids(image_tag))
-    model = DeepseekVLHybridForConditionalGeneration._from_config(config, dtype=dtype)
+    config = convert_config(raw, tensor_shapes(folder), tokenizer.convert_tokens_to_ids(image_tag))
+    with parameters_on_meta():
+        model = DeepseekVLHybridForConditionalGeneration._from_config(config, dtype=dtype)
+    slicings = shard_model(model, tp_mesh)
+    tp = TPGroup.from_mesh(tp_mesh)
     ignored: list[str] = []
-    missing, unexpected = model.load_state_dict(convert_state_dict(tensors.items(), ignored),
-                                                strict=False)
+    # renamed tensors are read slice by slice as this rank needs them; SigLIP's converted
+    entries = converted_entries(folder, lambda tensors: convert_state_dict(tensors, ignored),
+                                renamed)
+    unexpected = fill(model, entries, device, slicings, tp, source=str(folder),
+                      progress=tp is None or tp.rank == 0, check_empty=False)
+    missing = empty_parameters(model)
     if missing or unexpected:
         raise ValueError(f"{folder}: weights do not match the DeepSeek-VL layout "
                          f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
     if ignored:
         log.warning("%s: %d tensors the original model creates but never uses are ignored: %s",
                  folder, len(ignored), ", ".join(sorted(ignored)))
+    move_buffers(model, device)
+    model.loaded_sharded = True
     # the original generates with the tokenizer's BOS/EOS (the Llama config's defaults differ)
     model.generation_config.bos_token_id = tokenizer.bos_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id

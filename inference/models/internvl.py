@@ -15,7 +15,7 @@ class InternVLAdapter(ImageTextAdapter):
 
     def _load(self, path, dtype, trust, model_cfg):
         if is_original_layout(path):
-            return load_original(path, dtype, model_cfg)
+            return load_original(path, dtype, model_cfg, self.device, self.tp_mesh)
         if model_cfg.get("system_message") is not None:
             raise ValueError("model.system_message applies to original-layout InternVL "
                              "checkpoints; a transformers-layout one uses its chat template")

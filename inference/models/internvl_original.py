@@ -16,10 +16,9 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
-
-from inference.checkpoint_files import iter_tensors
 
 ORIGINAL_MODEL_TYPE = "internvl_chat"
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -119,24 +118,35 @@ def convert_config(raw: dict, image_token_id: int):
                           vision_feature_layer=select_layer, projector_hidden_act="gelu")
 
 
-def convert_state_dict(tensors, config) -> dict[str, torch.Tensor]:
-    """Original tensor names and layouts -> transformers' InternVL ones."""
+def renamed(key: str) -> str | None:
+    """The model's name for a tensor that only needs a new name (no split), else None."""
+    if key.startswith("vision_model.") and ".attn.qkv." not in key:
+        return _rename(key, _VISION_RENAMES)
+    if key.startswith("mlp1."):
+        return _rename(key, _PROJECTOR_RENAMES)
+    if key.startswith("language_model.") and ".attention.wqkv." not in key:
+        return _rename(_rename(key, _INTERNLM2_RENAMES), _LANGUAGE_RENAMES)
+    return None
+
+
+def convert_state_dict(tensors, config) -> Iterator[tuple[str, torch.Tensor]]:
+    """Original tensor names and layouts -> transformers' InternVL ones, one tensor at a time
+    (a packed qkv / wqkv becomes its q, k and v)."""
     text = config.text_config
     head_dim = text.hidden_size // text.num_attention_heads
     groups = text.num_attention_heads // text.num_key_value_heads
     vision_dim = config.vision_config.hidden_size
-    converted = {}
     for key, tensor in tensors:
         if key.startswith("vision_model."):
             new = _rename(key, _VISION_RENAMES)
             if ".attention.qkv." in new:
                 for name, part in zip(("q_proj", "k_proj", "v_proj"),
                                       tensor.split(vision_dim, dim=0)):
-                    converted[new.replace("qkv", name)] = part.clone()
+                    yield new.replace("qkv", name), part.clone()
                 continue
-            converted[new] = tensor
+            yield new, tensor
         elif key.startswith("mlp1."):
-            converted[_rename(key, _PROJECTOR_RENAMES)] = tensor
+            yield _rename(key, _PROJECTOR_RENAMES), tensor
         elif key.startswith("language_model."):
             # InternLM2 names are renamed to Llama's; Qwen2 and Llama names pass unchanged
             new = _rename(_rename(key, _INTERNLM2_RENAMES), _LANGUAGE_RENAMES)
@@ -145,18 +155,14 @@ def convert_state_dict(tensors, config) -> dict[str, torch.Tensor]:
                 packed = tensor.reshape(text.num_key_value_heads, groups + 2, head_dim,
                                         *tensor.shape[1:])
                 base = new.replace(".attention.wqkv.", ".self_attn.{}.")
-                converted[base.format("q_proj")] = packed[:, :groups].reshape(
-                    -1, *tensor.shape[1:]).clone()
-                converted[base.format("k_proj")] = packed[:, -2].reshape(
-                    -1, *tensor.shape[1:]).clone()
-                converted[base.format("v_proj")] = packed[:, -1].reshape(
-                    -1, *tensor.shape[1:]).clone()
+                rows = (-1, *tensor.shape[1:])
+                yield base.format("q_proj"), packed[:, :groups].reshape(rows).clone()
+                yield base.format("k_proj"), packed[:, -2].reshape(rows).clone()
+                yield base.format("v_proj"), packed[:, -1].reshape(rows).clone()
                 continue
-            converted[new] = tensor
+            yield new, tensor
         else:
             raise ValueError(f"unexpected tensor {key!r} in an InternVL checkpoint")
-    return converted
-
 
 
 # -- conversation templates ---------------------------------------------------------------
@@ -554,21 +560,36 @@ def _use_pixel_shuffle_v1(model) -> None:
     inner.pixel_shuffle = pixel_shuffle_v1
 
 
-def load_original(folder: Path, dtype: torch.dtype, model_cfg):
-    """(processor, model) for an original-layout InternVL checkpoint."""
+def load_original(folder: Path, dtype: torch.dtype, model_cfg, device="cpu", tp_mesh=None):
+    """(processor, model) for an original-layout InternVL checkpoint: the model is built on the
+    meta device in `dtype`, split for tensor parallelism while empty, and filled tensor by
+    tensor as the converter yields them, each rank keeping only its slices."""
     from transformers import InternVLForConditionalGeneration
+
+    from inference.sharded_loading import (converted_entries, empty_parameters, fill,
+                                           move_buffers, parameters_on_meta)
+    from inference.tensor_parallel import TPGroup, shard_model
 
     raw = json.loads((folder / "config.json").read_text())
     settings = OriginalSettings.read(raw, model_cfg)
     tokenizer = load_tokenizer(folder)
     config = convert_config(raw, tokenizer.convert_tokens_to_ids(IMG_CONTEXT))
-    model = InternVLForConditionalGeneration._from_config(config, dtype=dtype)
-    state = convert_state_dict(iter_tensors(folder), config)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if k != "lm_head.weight" or not config.text_config.tie_word_embeddings]
+    with parameters_on_meta():
+        model = InternVLForConditionalGeneration._from_config(config, dtype=dtype)
+    slicings = shard_model(model, tp_mesh)
+    tp = TPGroup.from_mesh(tp_mesh)
+    # renamed tensors are read slice by slice as this rank needs them; packed ones whole
+    entries = converted_entries(folder, lambda tensors: convert_state_dict(tensors, config),
+                                renamed)
+    unexpected = fill(model, entries, device, slicings, tp, source=str(folder),
+                      progress=tp is None or tp.rank == 0, check_empty=False)
+    missing = [k for k in empty_parameters(model)
+               if k != "lm_head.weight" or not config.text_config.tie_word_embeddings]
     if missing or unexpected:
         raise ValueError(f"{folder}: weights do not match the InternVL layout "
                          f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    move_buffers(model, device)
+    model.loaded_sharded = True
     if settings.ps_version == "v1":
         _use_pixel_shuffle_v1(model)
     # chat() stops at the template's end-of-turn token only

@@ -254,9 +254,13 @@ def config_from_state(state: dict, image_size: int, max_text_len: int) -> VLMoCo
     return config
 
 
-def read_checkpoint(path: Path, trust_pickle: bool) -> dict:
+def read_checkpoint(path: Path, trust_pickle: bool) -> tuple[dict, bool]:
+    """(state dict, whether its tensors are memory-mapped): a zip-format .pt is mapped, not
+    read, so that its tensors can be copied into the model one at a time."""
+    from inference.checkpoint_files import load_mapped
+
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint, mapped = load_mapped(path)
     except Exception as err:
         if not trust_pickle:
             raise ModelPathError(
@@ -264,12 +268,13 @@ def read_checkpoint(path: Path, trust_pickle: bool) -> dict:
                 "set model.trust_remote_code=true to unpickle it (that runs code from the file)"
             ) from None
         log.warning("unpickling %s with code execution allowed (trust_remote_code)", path)
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint, mapped = load_mapped(path, weights_only=False)
     for key in ("state_dict", "module", "model"):
         if isinstance(checkpoint, dict) and key in checkpoint:
             checkpoint = checkpoint[key]
             break
-    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in checkpoint.items()}
+    return {k[len("module."):] if k.startswith("module.") else k: v
+            for k, v in checkpoint.items()}, mapped
 
 
 def read_answer_labels(path: Path) -> list[str]:
@@ -335,6 +340,44 @@ def checkpoint_files(model_cfg) -> dict[str, Path]:
     return files
 
 
+def load_model(files: dict[str, Path], model_cfg, device: str, dtype: torch.dtype,
+               image_size: int, max_text_len: int
+               ) -> tuple["VLMoForVQA", VLMoConfig, list[str]]:
+    """(model, config, answers): the model built on the meta device in `dtype` and filled
+    tensor by tensor from the memory-mapped checkpoint (each tensor copied, then its mapped
+    pages released), so the checkpoint is never held beside the model."""
+    from inference.checkpoint_files import iter_mapped
+    from inference.sharded_loading import (default_dtype, empty_parameters, fill,
+                                           memory_entries, move_buffers, parameters_on_meta)
+
+    state, mapped = read_checkpoint(files["checkpoint_file"],
+                                    bool(model_cfg.get("trust_remote_code", False)))
+    ignored = sorted(k for k in state if k.startswith(IGNORED_PREFIXES))
+    if ignored:
+        log.info("%s: ignoring %d tensors the VQA forward does not use: %s",
+                 files["checkpoint_file"].name, len(ignored), ", ".join(ignored))
+    state = {k: v for k, v in state.items() if not k.startswith(IGNORED_PREFIXES)}
+    config = config_from_state(state, image_size, max_text_len)
+    answers = read_answer_labels(files["answer2label_file"])
+    if len(answers) != config.num_labels:
+        raise ModelPathError(f"{files['answer2label_file']}: {len(answers)} answers, but "
+                             f"the classifier has {config.num_labels} labels")
+    if "text_embeddings.position_embeddings.weight" in state:   # longer in pre-training
+        state["text_embeddings.position_embeddings.weight"] = \
+            state["text_embeddings.position_embeddings.weight"][:max_text_len]
+    with default_dtype(dtype), parameters_on_meta():
+        model = VLMoForVQA(config)
+    unexpected = fill(model, memory_entries(iter_mapped(state, mapped)), device,
+                      source=str(files["checkpoint_file"]), check_empty=False)
+    missing = empty_parameters(model)
+    if missing or unexpected:
+        raise ModelPathError(f"{files['checkpoint_file']}: not a VLMo VQA checkpoint "
+                             f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    move_buffers(model, device)
+    model.loaded_sharded = True
+    return model.eval(), config, answers
+
+
 class VLMoAdapter(ModelAdapter):
     """Classification, not generation: the "generated" text is the top answer label."""
 
@@ -351,27 +394,8 @@ class VLMoAdapter(ModelAdapter):
         vlmo = model_cfg.get("vlmo") or {}
         self.image_size = int(vlmo.get("image_size", 480))
         self.max_text_len = int(vlmo.get("max_text_len", 40))
-        state = read_checkpoint(files["checkpoint_file"],
-                                bool(model_cfg.get("trust_remote_code", False)))
-        ignored = sorted(k for k in state if k.startswith(IGNORED_PREFIXES))
-        if ignored:
-            log.info("%s: ignoring %d tensors the VQA forward does not use: %s",
-                     files["checkpoint_file"].name, len(ignored), ", ".join(ignored))
-        state = {k: v for k, v in state.items() if not k.startswith(IGNORED_PREFIXES)}
-        self.config = config_from_state(state, self.image_size, self.max_text_len)
-        self.answers = read_answer_labels(files["answer2label_file"])
-        if len(self.answers) != self.config.num_labels:
-            raise ModelPathError(f"{files['answer2label_file']}: {len(self.answers)} answers, but "
-                                 f"the classifier has {self.config.num_labels} labels")
-        if "text_embeddings.position_embeddings.weight" in state:   # longer in pre-training
-            state["text_embeddings.position_embeddings.weight"] = \
-                state["text_embeddings.position_embeddings.weight"][:self.max_text_len]
-        self.model = VLMoForVQA(self.config)
-        missing, unexpected = self.model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise ModelPathError(f"{files['checkpoint_file']}: not a VLMo VQA checkpoint "
-                                 f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
-        self.model = self.model.to(device=device, dtype=dtype).eval()
+        self.model, self.config, self.answers = load_model(
+            files, model_cfg, device, dtype, self.image_size, self.max_text_len)
         self.tokenizer = bert_uncased_tokenizer(files["vocab_file"])
         if len(self.tokenizer) > self.config.vocab_size:
             raise ModelPathError(f"{files['vocab_file']}: {len(self.tokenizer)} tokens, but the "

@@ -158,8 +158,28 @@ def qwen2_vl_vision_plan(model: nn.Module, size: int) -> dict[str, str]:
     return plan
 
 
+def vision_mlp_plan(model: nn.Module, size: int, taken: dict[str, str] | None = None
+                    ) -> dict[str, str]:
+    """Any other two-layer MLP (`fc1` -> activation -> `fc2`, as InternViT's, SigLIP's and
+    Qwen2-VL's vision blocks have): fc1 column, fc2 row. Two thirds of a ViT block's weights
+    are its MLP, so a tower whose attention stays whole (InternViT normalises q and k over all
+    heads at once) still shrinks per rank."""
+    taken = taken or {}
+    plan: dict[str, str] = {}
+    for name, module in model.named_modules():
+        fc1, fc2 = getattr(module, "fc1", None), getattr(module, "fc2", None)
+        prefix = f"{name}." if name else ""
+        if type(fc1) is nn.Linear and type(fc2) is nn.Linear \
+                and fc1.out_features == fc2.in_features and fc1.out_features % size == 0 \
+                and f"{prefix}fc1" not in taken:
+            plan.update({f"{prefix}fc1": COLUMN, f"{prefix}fc2": ROW})
+    return plan
+
+
 def default_plan(model: nn.Module, size: int) -> dict[str, str]:
-    return {**language_model_plan(model, size), **qwen2_vl_vision_plan(model, size)}
+    plan = {**language_model_plan(model, size), **qwen2_vl_vision_plan(model, size)}
+    plan.update(vision_mlp_plan(model, size, plan))
+    return plan
 
 
 def _slicings(style: str) -> dict[str, Slicing | None]:

@@ -176,6 +176,17 @@ def test_tp2_ranks_hold_and_read_only_their_share(tmp_path):
             assert torch.equal(state[language + name],
                                local_slice(whole_internvl[language + name], slicing, rank, 2))
         assert len(result["internvl_keys"]) == len(set(result["internvl_keys"]))
+        # the vision towers' MLPs are split too (their attention stays whole)
+        for whole, held, block in (
+                (whole_internvl, state, "model.vision_tower.encoder.layer.0.mlp."),
+                (whole_vl2, result["vl2"], "vision.encoder.layers.0.mlp.")):
+            width = whole[block + "fc1.weight"].shape[0]     # odd widths stay whole
+            for name, slicing in (("fc1.weight", Slicing(0)), ("fc1.bias", Slicing(0)),
+                                  ("fc2.weight", Slicing(1))):
+                expected = local_slice(whole[block + name], slicing, rank, 2) \
+                    if width % 2 == 0 else whole[block + name]
+                assert torch.equal(held[block + name], expected), block + name
+            assert torch.equal(held[block + "fc2.bias"], whole[block + "fc2.bias"])
         # DeepSeek-VL2: heads, dense MLP, shared experts split; only its own experts held
         state = result["vl2"]
         layers = "language.model.layers."

@@ -402,7 +402,8 @@ def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
     from inference.checkpoint_files import tensor_shapes
     from inference.sharded_loading import (converted_entries, default_dtype, empty_parameters,
                                            fill, move_buffers, parameters_on_meta)
-    from inference.tensor_parallel import TPGroup, shard_deepseek_language_model
+    from inference.tensor_parallel import (TPGroup, apply_plan, shard_deepseek_language_model,
+                                           vision_mlp_plan)
 
     raw = json.loads((folder / "config.json").read_text())
     if raw.get("model_type") != ORIGINAL_MODEL_TYPE:
@@ -442,6 +443,9 @@ def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
     if tp_mesh is not None:
         slicings = {f"language.{name}": slicing for name, slicing in
                     shard_deepseek_language_model(model.language, tp_mesh).items()}
+        tp = TPGroup.from_mesh(tp_mesh)
+        slicings.update({f"vision.{name}": slicing for name, slicing in apply_plan(
+            model.vision, vision_mlp_plan(model.vision, tp.size), tp).items()})
         skip = [f"{name}.experts.{index}." for name, module in model.named_modules()
                 if isinstance(module, DeepseekMoE) for index in module.other_ranks_experts()]
     tp = TPGroup.from_mesh(tp_mesh)

@@ -183,9 +183,9 @@ def test_tp2_ranks_hold_and_read_only_their_share(tmp_path):
             width = whole[block + "fc1.weight"].shape[0]     # odd widths stay whole
             for name, slicing in (("fc1.weight", Slicing(0)), ("fc1.bias", Slicing(0)),
                                   ("fc2.weight", Slicing(1))):
-                expected = local_slice(whole[block + name], slicing, rank, 2) \
+                want = local_slice(whole[block + name], slicing, rank, 2) \
                     if width % 2 == 0 else whole[block + name]
-                assert torch.equal(held[block + name], expected), block + name
+                assert torch.equal(held[block + name], want), block + name
             assert torch.equal(held[block + "fc2.bias"], whole[block + "fc2.bias"])
         # DeepSeek-VL2: heads, dense MLP, shared experts split; only its own experts held
         state = result["vl2"]

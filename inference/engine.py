@@ -99,6 +99,10 @@ class Engine:
                 staged.ready.append(future.result())
             except MediaError as err:
                 staged.failed[request.request_id] = Response(request.request_id, None, str(err))
+            except Exception as err:   # a family's own refusal (e.g. a model that needs an
+                # image): that sample's error, counted against runtime.max_error_rate
+                staged.failed[request.request_id] = Response(
+                    request.request_id, None, f"{type(err).__name__}: {err}")
         if staged.ready:
             try:
                 staged.inputs = self.adapter.build(staged.ready)

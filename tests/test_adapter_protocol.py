@@ -44,6 +44,8 @@ class FakeAdapter(ModelAdapter):
         self.threads["prepare"].add(threading.current_thread())
         if request.request_id == "missing":
             raise MediaError("image not found: missing.png")
+        if request.request_id == "imageless":     # a family's own refusal, not a bad file
+            raise ValueError("this model needs an image (request imageless)")
         return PreparedRequest(request)
 
     def build_inputs(self, batch):
@@ -88,14 +90,17 @@ def test_engine_builds_inputs_off_the_main_thread_and_times_them():
 
 def test_bad_samples_never_sink_their_batch():
     adapter = FakeAdapter()
-    requests = [Request(rid, "same length") for rid in ("a", "bad", "missing", "b", "c", "d")]
+    requests = [Request(rid, "same length") for rid in ("a", "bad", "missing", "b", "c", "d",
+                                                         "imageless", "e", "f")]
     responses = run_engine(Engine(adapter, batch_size=3, bucket_by_length=False), requests)
     assert "image not found" in responses["missing"].error
+    assert responses["imageless"].error == \
+        "ValueError: this model needs an image (request imageless)"
     assert "ValueError: the processor rejects sample bad" == responses["bad"].error
-    assert all(responses[r].text == "same length:11" for r in "abcd")
+    assert all(responses[r].text == "same length:11" for r in "abcdef")
     # the batch holding "bad" was retried one sample at a time ("bad" fails again while
-    # building); the next went whole
-    assert adapter.batches == [["a"], ["b", "c", "d"]]
+    # building); the next went whole, and the one with "imageless" ran without it
+    assert adapter.batches == [["a"], ["b", "c", "d"], ["e", "f"]]
 
 
 def test_generate_builds_the_inputs_itself_when_given_none():

@@ -84,9 +84,6 @@ class SafetensorsFolder:
             self.entries.update(read_header(path))
         self._files: dict[Path, int] = {}
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.entries
-
     def keys(self):
         return self.entries.keys()
 

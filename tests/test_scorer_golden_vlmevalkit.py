@@ -62,6 +62,10 @@ def test_vanilla_evaluation_matches_the_official_hits(dataset):
             bad.append((row["index"], prediction, choices, answer, entry["hit"], verdict))
     assert not bad, f"{len(bad)} disagreements, first: {bad[:3]}"
     assert judged > 50
+    for acc in data["acc"]:  # report_acc's Overall: the mean hit of each split
+        hits = [e["hit"] for e in data["rows"]
+                if e["row"].get("split", "none") == acc["split"]]
+        assert sum(hits) / len(hits) == pytest.approx(acc["Overall"], abs=1e-9)
 
 
 @pytest.mark.parametrize("dataset", CIRCULAR)

@@ -121,17 +121,16 @@ def read_choice(response: str, all_choices: Sequence[str], index2ans: dict,
     if unparsed not in UNPARSED_POLICIES:
         raise ValueError(f"unparsed={unparsed!r}: expected one of {', '.join(UNPARSED_POLICIES)}")
     padded = " " + _strip_end_characters(response) + " "
-
+    lowered = padded.lower()
     candidates = [c for c in all_choices if f"({c})" in padded]
-    def last_position(c): return padded.rfind(f"({c})")
+    positions = [padded.rfind(f"({c})") for c in candidates]
     if not candidates:
         candidates = [c for c in all_choices if f" {c} " in padded]
-        def last_position(c): return padded.rfind(f" {c} ")
+        positions = [padded.rfind(f" {c} ") for c in candidates]
     if not candidates and len(padded.split()) > 5:
-        lowered = padded.lower()
         # the official loop runs over index2ans (not all_choices), in its order
         candidates = [index for index, text in index2ans.items() if text.lower() in lowered]
-        def last_position(c): return lowered.rfind(index2ans[c].lower())
+        positions = [lowered.rfind(index2ans[c].lower()) for c in candidates]
 
     if not candidates:
         if unparsed == "strict":
@@ -139,7 +138,6 @@ def read_choice(response: str, all_choices: Sequence[str], index2ans: dict,
         if guesser is None:
             raise ValueError("unparsed='random' needs the run's OfficialGuesser")
         return ChoiceReading(guesser.choice(all_choices), True)
-    positions = [last_position(c) for c in candidates]
     # max() keeps the first of equal maxima, as numpy.argmax does
     best = max(range(len(candidates)), key=positions.__getitem__)
     return ChoiceReading(candidates[best], False)

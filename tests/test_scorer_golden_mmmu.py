@@ -86,6 +86,9 @@ def test_random_mode_needs_the_official_order_and_seed():
         mmmu.read_choice("A", ["A", "B"], {"A": "x", "B": "y"}, unparsed="often")
     with pytest.raises(ValueError, match="unknown subject"):
         mmmu.official_order([mmmu.MMMUCase("validation_Cooking_1", "open", "x", "x")])
+    by_category = [mmmu.MMMUCase(str(n), "open", "x", "x", subject=s)
+                   for n, s in enumerate(["Sociology", "Art", "Accounting", "Art"])]
+    assert mmmu.official_order(by_category) == [2, 1, 3, 0]
 
 
 def test_golden_cases_cover_the_adversarial_kinds():

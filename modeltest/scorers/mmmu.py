@@ -89,6 +89,7 @@ class MMMUCase:
     response: str
     all_choices: tuple[str, ...] = ()
     index2ans: dict | None = None
+    subject: str | None = None   # when the id does not carry it (a VLMEvalKit TSV's category)
 
 
 @dataclass(frozen=True)
@@ -218,16 +219,18 @@ def subject_of(sample_id: str) -> str:
 
 
 def official_order(cases: Sequence[MMMUCase]) -> list[int]:
-    """Positions of `cases` in the order the official run visits them (subject order, then the
-    dataset's order within a subject, i.e. the id's trailing number)."""
+    """Positions of `cases` in the order the official run visits them: subjects in SUBJECT_ORDER,
+    then the dataset's order within a subject, i.e. the id's trailing number (ids without one
+    keep the order they are given in)."""
     rank = {subject: number for number, subject in enumerate(SUBJECT_ORDER)}
 
     def key(position):
-        sample_id = cases[position].id
-        subject = subject_of(sample_id)
+        case = cases[position]
+        subject = case.subject or subject_of(case.id)
         if subject not in rank:
-            raise ValueError(f"MMMU id {sample_id!r}: unknown subject {subject!r}")
-        return rank[subject], int(sample_id.rsplit("_", 1)[1]), position
+            raise ValueError(f"MMMU sample {case.id!r}: unknown subject {subject!r}")
+        number = case.id.rsplit("_", 1)[-1]
+        return rank[subject], int(number) if number.isdigit() else 0, position
     return sorted(range(len(cases)), key=key)
 
 

@@ -3,9 +3,11 @@
 Reproduces `infographicsVQA_eval.py`, the standalone script docvqa.org / the RRC publish
 ("This file can be downloaded from: https://www.docvqa.org/datasets/infographicvqa and
 https://rrc.cvc.uab.es/?ch=17"), as vendored unmodified in QwenLM/Qwen-VL
-`eval_mm/infographicsvqa_eval.py` at e6bbb9dd9e9fc44a4498d372e83b3b172dc1d808 (the copy the
-golden cases were recorded with; lmms-eval's `anls` and VLMEvalKit's `anls_compute` are
-line-for-line the same rule). Per question, for every reference answer:
+`eval_mm/infographicsvqa_eval.py` (added in e6bbb9dd9e9fc44a4498d372e83b3b172dc1d808 and the
+same at HEAD aa00ed04091eea5fcdd32985e7915f1c53e7d599, which recorded the golden cases).
+lmms-eval's `anls` (lmms_eval/api/metrics.py) and VLMEvalKit's `anls_compute` + `hit_calculate`
+(vlmeval/dataset/utils/vqa_eval.py) are line-for-line the same rule.
+Per question, for every reference answer:
 - both strings are stripped, lower-cased and their runs of whitespace collapsed to one space
   (`' '.join(s.strip().lower().split())`) before the Levenshtein distance is taken;
 - the distance is divided by the length of the RAW strings, upper-cased:

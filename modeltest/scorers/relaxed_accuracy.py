@@ -5,8 +5,8 @@ evaluators compare strings exactly, and the paper only says "within 5% of the go
 numeric answers, exact match otherwise". Two implementations give that sentence a meaning:
 
 `pix2struct` (the default): google-research/pix2struct `pix2struct/metrics.py`
-`relaxed_correctness` at 945f27e936c9464d9d7c133f1bd1f4f383be9e99 (unchanged since c4b0f9a,
-2022-11-30), with `aggregate_metrics`' max over the reference answers. VLMEvalKit
+`relaxed_correctness` at 945f27e936c9464d9d7c133f1bd1f4f383be9e99 (unchanged since the
+initial commit 9f695f4, 2022-11-22), with `aggregate_metrics`' max over the reference answers. VLMEvalKit
 (`vlmeval/dataset/utils/vqa_eval.py`, which also strips the prediction first), lmms-eval
 (`tasks/chartqa/utils.py`, via Qwen-VL's copy) and Qwen-VL/InternVL's eval scripts all use it.
 Its quirks, kept on purpose:

@@ -62,7 +62,8 @@ def ocrbench_scores(results: Iterable[tuple[str, int]]) -> dict:
     scores = {category: 0 for category in CATEGORIES}
     for category, hit in results:
         if category not in scores:
-            raise ValueError(f"OCRBench type {category!r}: unknown (known: {', '.join(CATEGORIES)})")
+            raise ValueError(f"OCRBench type {category!r}: unknown "
+                             f"(known: {', '.join(CATEGORIES)})")
         scores[category] += hit
     recognition = sum(scores[category] for category in RECOGNITION)
     final = recognition + sum(scores[category] for category in CATEGORIES[len(RECOGNITION):])

@@ -6,8 +6,8 @@ numeric answers, exact match otherwise". Two implementations give that sentence 
 
 `pix2struct` (the default): google-research/pix2struct `pix2struct/metrics.py`
 `relaxed_correctness` at 945f27e936c9464d9d7c133f1bd1f4f383be9e99 (unchanged since the
-initial commit 9f695f4, 2022-11-22), with `aggregate_metrics`' max over the reference answers. VLMEvalKit
-(`vlmeval/dataset/utils/vqa_eval.py`, which also strips the prediction first), lmms-eval
+initial commit 9f695f4, 2022-11-22), with `aggregate_metrics`' max over the reference answers.
+VLMEvalKit (`vlmeval/dataset/utils/vqa_eval.py`, which also strips the prediction first), lmms-eval
 (`tasks/chartqa/utils.py`, via Qwen-VL's copy) and Qwen-VL/InternVL's eval scripts all use it.
 Its quirks, kept on purpose:
 - a number is whatever Python's `float()` accepts: surrounding whitespace, "1e3", "1_000",
@@ -81,7 +81,8 @@ RULES = {"pix2struct": relaxed_correctness, "unichart": unichart_correctness}
 def relaxed_accuracy(prediction: str, answers: Sequence[str], variant: str = "pix2struct") -> float:
     """1.0 when the prediction is right against any reference answer, else 0.0."""
     if variant not in RULES:
-        raise ValueError(f"relaxed accuracy variant {variant!r}: unknown (known: {', '.join(VARIANTS)})")
+        raise ValueError(f"relaxed accuracy variant {variant!r}: unknown "
+                         f"(known: {', '.join(VARIANTS)})")
     if not answers:
         raise ValueError("relaxed_accuracy: a question needs at least one reference answer")
     rule = RULES[variant]

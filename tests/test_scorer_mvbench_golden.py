@@ -61,6 +61,35 @@ def test_tables_equal_the_official_leaderboard_cell():
     assert ours["avg"] * 100 == pytest.approx(data["final_res"]["Avg"])
 
 
+def test_every_prediction_set_tables_as_the_official_notebook():
+    data = _official()
+    assert [e["name"] for e in data["extra_sets"]] == ["mostly_right", "all_empty", "bare_letters"]
+    questions = data["pipeline"]
+    for extra in data["extra_sets"]:
+        rows = []
+        for (task, candidates, answer, *_), reply, pred in zip(questions, extra["replies"],
+                                                               extra["pred"]):
+            assert mvbench.official_prediction(reply) == pred
+            right, parsed = mvbench.score_prediction(
+                pred, mvbench.truth_string(candidates, answer), unparsed="substring")
+            rows.append({"task_type": task, "correct": right, "parsed": parsed})
+        ours = mvbench.aggregate(rows)
+        for task, (correct, total) in extra["acc_dict"].items():
+            cell = ours["tasks"][task]
+            assert (cell["correct"], cell["questions"]) == (correct, total), (extra["name"], task)
+            assert cell["correct"] / cell["questions"] * 100 == extra["final_res"][task]
+        assert ours["correct"] / ours["questions"] * 100 == extra["final_res"]["Avg"]
+
+
+def test_a_model_that_says_nothing_scores_100_officially_and_0_here():
+    data = _official()
+    empty = next(e for e in data["extra_sets"] if e["name"] == "all_empty")
+    assert set(empty["pred"]) == {"("} and empty["final_res"]["Avg"] == 100.0
+    truths = [mvbench.truth_string(c, a) for _, c, a, *_ in data["pipeline"]]
+    strict = [mvbench.score_prediction(p, t) for p, t in zip(empty["pred"], truths)]
+    assert strict == [(False, False)] * len(truths)
+
+
 def test_strict_default_scores_replies_that_name_no_option_as_wrong():
     data = _official()
     strict = _rows(data["pipeline"], "wrong")
@@ -77,7 +106,8 @@ def test_strict_default_scores_replies_that_name_no_option_as_wrong():
 
 
 def test_truth_string_and_options():
-    assert mvbench.truth_string(["x", "y", "x"], "x") == "(C) x"      # the last match, as qa_template
+    # the last match, as qa_template
+    assert mvbench.truth_string(["x", "y", "x"], "x") == "(C) x"
     with pytest.raises(ValueError, match="not one of the candidates"):
         mvbench.truth_string(["x"], "z")
     with pytest.raises(KeyError, match="substring"):

@@ -78,29 +78,28 @@ def official_prediction(generation: str, return_prompt: str = RETURN_PROMPT) -> 
 
 
 def truth_string(candidates: Sequence[str], answer: str) -> str:
-    """The ground truth `qa_template` builds: "(X) answer", X the answer's candidate letter."""
-    for index, candidate in enumerate(candidates):
-        if candidate == answer:
-            letter = string.ascii_uppercase[index]
+    """The ground truth `qa_template` builds: "(X) answer", X the answer's candidate letter
+    (the last one when the answer is listed twice, as `qa_template` loops to the end)."""
     if answer not in candidates:
         raise ValueError(f"answer {answer!r} is not one of the candidates {list(candidates)}")
-    return f"({letter}) {answer}"
+    index = max(i for i, candidate in enumerate(candidates) if candidate == answer)
+    return f"({string.ascii_uppercase[index]}) {answer}"
 
 
-def _option_pieces(prediction: str, truth: str) -> tuple[str, str]:
-    return prediction.lower().split(" ")[0].replace(".", ""), truth.lower().split(" ")[0]
+def _first_piece(text: str) -> str:
+    """`check_ans` splits on single spaces only and keeps the first piece, lower-cased."""
+    return text.lower().split(" ")[0]
 
 
 def check_answer(prediction: str, truth: str) -> bool:
     """The official `check_ans(pred, gt)`."""
-    predicted, true = _option_pieces(prediction, truth)
-    return predicted in true or true in prediction.lower().split(" ")[0]
+    piece, true = _first_piece(prediction), _first_piece(truth)
+    return piece.replace(".", "") in true or true in piece
 
 
 def names_an_option(prediction: str) -> bool:
     """False when the prediction's option piece holds no letter: it names no option."""
-    predicted, _ = _option_pieces(prediction, "")
-    return any(ch.isalpha() for ch in predicted)
+    return any(ch.isalpha() for ch in _first_piece(prediction).replace(".", ""))
 
 
 def score_prediction(prediction: str, truth: str, unparsed: str = "wrong") -> tuple[bool, bool]:

@@ -36,8 +36,9 @@ answered; `aggregate` gives the fraction and None there.
 Other scorers, for comparison (tests/golden/PROMPTS_AND_COLUMNS_VIDEO.md has the details):
 VLMEvalKit's `extract_characters_regex` is a third prefix list (has "Answer:" and "Option:",
 lacks "The correct answer"/"The correct option"); an answer it cannot read counts wrong
-unless a judge model is asked for (`--judge`); lmms-eval used the pre20240623 extraction until 2026-04 and now its own multi-format
-extractor (`extract_mcq_answer`), and always divides by all questions.
+unless a judge model is asked for (`--judge`); lmms-eval used the pre20240623 extraction
+until 2026-04 and now its own multi-format extractor (`extract_mcq_answer`), and always
+divides by all questions.
 """
 from __future__ import annotations
 

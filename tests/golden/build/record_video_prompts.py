@@ -43,7 +43,8 @@ VIDEOMME_DOCS = [
                  "relation to the tomb?\n", "options": ["A. Inkstone.", "B. Niche.",
                                                          "C. Jade.", "D. Sacrificial table."],
      "answer": "C"},
-    {"question": "视频中的人在做什么？", "options": ["A. 跑步。", "B. 游泳", "C. 读书", "D. 唱歌"],
+    {"question": "视频中的人在做什么？",
+     "options": ["A. 跑步。", "B. 游泳", "C. 读书", "D. 唱歌"],
      "answer": "A"},
 ]
 MVBENCH_DOCS = [
@@ -128,7 +129,8 @@ def record_vlmevalkit(checkout: Path, tmp: Path) -> tuple[dict, dict]:
         dataset.data_root = str(root)
         dataset.frame_root = str(tmp / "LMUData" / "images" / "Video-MME")
         os.makedirs(dataset.frame_root, exist_ok=True)
-        dataset.frame_tmpl, dataset.frame_tmpl_fps = "frame-{}-of-{}.jpg", "frame-{}-of-{}-{}fps.jpg"
+        dataset.frame_tmpl = "frame-{}-of-{}.jpg"
+        dataset.frame_tmpl_fps = "frame-{}-of-{}-{}fps.jpg"
         return dataset
 
     videomme_cases = []
@@ -159,7 +161,8 @@ def record_vlmevalkit(checkout: Path, tmp: Path) -> tuple[dict, dict]:
 
     def mvbench(nframe: int) -> MVBench:
         dataset = MVBench.__new__(MVBench)
-        dataset.dataset_name, dataset.nframe, dataset.fps, dataset.pack = "MVBench", nframe, -1, False
+        dataset.dataset_name, dataset.nframe = "MVBench", nframe
+        dataset.fps, dataset.pack = -1, False
         dataset.data_root = str(mv_root)
         dataset.frame_root = str(tmp / "LMUData" / "images" / "MVBench")
         os.makedirs(dataset.frame_root, exist_ok=True)
@@ -263,7 +266,8 @@ def main(argv=None) -> None:
     vlm_source = source("open-compass/VLMEvalKit", args.vlmevalkit, args.vlmevalkit_commit,
                         ["vlmeval/dataset/videomme.py", "vlmeval/dataset/mvbench.py"])
     lmms_source = source("EvolvingLMMs-Lab/lmms-eval", args.lmms_eval, args.lmms_eval_commit,
-                         ["lmms_eval/tasks/videomme/utils.py", "lmms_eval/tasks/videomme/videomme.yaml",
+                         ["lmms_eval/tasks/videomme/utils.py",
+                          "lmms_eval/tasks/videomme/videomme.yaml",
                           "lmms_eval/tasks/mvbench/utils.py", "lmms_eval/tasks/mvbench/*.yaml"])
     update(args.out / "videomme_prompts.json", {
         "official": dict(readme_prompts(args.videomme),

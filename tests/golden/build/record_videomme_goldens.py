@@ -98,8 +98,9 @@ def _letter(rng: random.Random, case: str = "upper") -> str:
 
 
 def _marked(letter: str, rng: random.Random) -> str:
-    return rng.choice(["{}", "({})", "{}.", "{})", "[{}]", "**{}**", "{}:", "Option {}",
-                       "option {}", "({}).", "{}. ", "<{}>", "'{}'", "\"{}\"", "{}-"]).format(letter)
+    forms = ["{}", "({})", "{}.", "{})", "[{}]", "**{}**", "{}:", "Option {}", "option {}",
+             "({}).", "{}. ", "<{}>", "'{}'", "\"{}\"", "{}-"]
+    return rng.choice(forms).format(letter)
 
 
 # Forms every golden file holds at least once (the rest is drawn at random).
@@ -200,8 +201,8 @@ def make_sets(questions, seed: int) -> list[dict]:
     for q in questions:
         roll = rng.random()
         letter = q[5] if roll < 0.7 else rng.choice(LETTERS)
-        good.append(make_response(rng) if roll > 0.93 else
-                    rng.choice(["{}", "{}.", "({})", "The answer is {}", "{}. text"]).format(letter))
+        forms = ["{}", "{}.", "({})", "The answer is {}", "{}. text"]
+        good.append(make_response(rng) if roll > 0.93 else rng.choice(forms).format(letter))
     sets.append({"name": "mostly_right", "responses": good})
     # Random letters, a third lower-case (unreadable for the official reader).
     sets.append({"name": "random_letters", "responses": [

@@ -3,7 +3,9 @@
 Each function repeats one official formula operation for operation (Python's `round` and
 numpy's `np.round` both round half to even; `int` truncates toward zero), so that a loader
 can read exactly the frames the reference code reads. tests/golden/mvbench_prompts.json and
-videomme_prompts.json hold the indices recorded from the original code.
+videomme_prompts.json hold the indices recorded from the original code: OpenGVLab/Ask-Anything
+video_chat2/mvbench.ipynb at 4dd8210 (last changed in 71ac7a2) and open-compass/VLMEvalKit
+vlmeval/dataset/{videomme,mvbench}.py at e8e78f0.
 
 - `mvbench_segments`: MVBench's notebook (`MVBench_dataset.get_index`; VLMEvalKit's
   `MVBench.get_index` is the same): the span [start, end] seconds (the whole video when

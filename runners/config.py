@@ -7,20 +7,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from modeltest.cache import demo_root
+
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("model", "task", "runner", "runtime")
 
 
 class ConfigError(ValueError):
     """A config choice or value the user must fix; the message names the key."""
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("MODELTEST_CACHE", "~/.cache/modeltest")).expanduser()
-
-
-def demo_root() -> Path:
-    return cache_root() / "demo"
 
 
 def register_resolvers() -> None:
@@ -32,7 +26,9 @@ def register_resolvers() -> None:
 
 
 def available(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    """The choices of a group (files starting with _ are shared defaults, not choices)."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml")
+                  if not p.stem.startswith("_"))
 
 
 def check_group_choices(overrides: list[str]) -> None:
@@ -68,3 +64,13 @@ def to_container(cfg: DictConfig) -> dict:
         return OmegaConf.to_container(cfg, resolve=True)
     except Exception as err:
         raise ConfigError(" ".join(str(err).split())) from None
+
+
+def parallel_sizes(runtime: dict) -> tuple[int, int]:
+    """(tp, dp) of this process's job; `dp: auto` is what the launcher started (WORLD_SIZE /
+    tp: runners/launch.py turns auto into the visible devices / tp)."""
+    tp = int(runtime["tp"])
+    if runtime["dp"] == "auto":
+        return tp, max(1, int(os.environ.get("WORLD_SIZE") or 1) // tp)
+    return tp, int(runtime["dp"])
+

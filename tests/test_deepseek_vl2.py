@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.models import create_adapter
+from runners.models import create_adapter
 from inference.models.base import ModelPathError
 from inference.models.deepseek_vl2 import (TilingSpec, image_token_count,
                                            select_best_resolution, tile_image)

@@ -69,8 +69,8 @@ def test_fixture_generates_the_original_ids(checkpoint, tmp_path, batch):
 
 
 def test_prompt_and_pixels_match_the_original(checkpoint):
-    from inference.models import create_adapter
-    from inference.models.base import PreparedRequest
+    from runners.models import create_adapter
+    from inference.models.protocol import PreparedRequest
     from inference.requests import Request
 
     adapter = create_adapter({"adapter": "deepseek_vl", "model_path": str(checkpoint)}, "cpu",
@@ -139,8 +139,8 @@ def test_unused_tensors_are_ignored_and_foreign_ones_refused(checkpoint, tmp_pat
 
 
 def test_placeholder_count_must_match_images(checkpoint):
-    from inference.models import create_adapter
-    from inference.models.base import PreparedRequest
+    from runners.models import create_adapter
+    from inference.models.protocol import PreparedRequest
     from inference.requests import Request
 
     adapter = create_adapter({"adapter": "deepseek_vl", "model_path": str(checkpoint)}, "cpu",

@@ -100,8 +100,8 @@ def test_max_num_defaults_to_the_checkpoint(tmp_path):
 
 
 def _finite_bf16_logits(folder: Path, vision=None):
-    from inference.models import create_adapter
-    from inference.models.base import PreparedRequest
+    from runners.models import create_adapter
+    from inference.models.protocol import PreparedRequest
     from inference.requests import Request
 
     adapter = create_adapter({"adapter": "internvl", "model_path": str(folder),

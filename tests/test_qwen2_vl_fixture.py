@@ -85,7 +85,7 @@ def test_videos_at_half_fps_generate_the_recorded_ids(tmp_path, batch_size):
 
 @pytest.fixture(scope="module")
 def adapter():
-    from inference.models import create_adapter
+    from runners.models import create_adapter
 
     cfg = OmegaConf.create(yaml.safe_load((Path(__file__).parents[1] / "conf" / "model"
                                            / "qwen2_vl.yaml").read_text()))
@@ -149,7 +149,7 @@ def test_demo_qwen2_vl_runs_in_bf16(tmp_path):
     assert len(records) == 4 and all(r["output_ids"] is not None for r in records)
 
     from runners.demo import ensure_asset
-    from inference.models import create_adapter
+    from runners.models import create_adapter
     from inference.requests import Request
 
     cfg = OmegaConf.create(yaml.safe_load((Path(__file__).parents[1] / "conf" / "model"

@@ -59,7 +59,7 @@ def test_deepseek_vl2_is_built_empty_in_its_dtype(monkeypatch, dtype):
 
 
 def test_vlmo_is_built_empty_and_reads_a_memory_mapped_checkpoint(monkeypatch):
-    from inference.models import create_adapter
+    from runners.models import create_adapter
     from inference.models import vlmo
     from runners.demo import ensure_asset
 

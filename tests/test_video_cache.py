@@ -156,7 +156,7 @@ def test_buckets_follow_the_estimate_not_the_characters():
 
 @pytest.fixture(scope="module")
 def adapter():
-    from inference.models import create_adapter
+    from runners.models import create_adapter
 
     cfg = OmegaConf.create(yaml.safe_load((Path(__file__).parents[1] / "conf" / "model"
                                            / "qwen2_vl.yaml").read_text()))

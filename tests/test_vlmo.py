@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.models import create_adapter
+from runners.models import create_adapter
 from inference.models.base import ModelPathError
 from inference.requests import Request
 from runners.cli import main

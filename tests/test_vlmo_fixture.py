@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from inference.models import create_adapter
+from runners.models import create_adapter
 from inference.models.base import ModelPathError
 from inference.requests import Request
 from runners.cli import main

@@ -62,6 +62,12 @@ class Registry:
     def __iter__(self) -> Iterable[str]:
         return iter(self._entries)
 
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+    def __setitem__(self, name: str, entry: Any) -> None:
+        self._entries[name] = entry
+
     def get(self, name: str) -> Any:
         """The entry for `name` (lazy entries imported once); RegistryError when unknown."""
         name = str(name)

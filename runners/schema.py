@@ -50,7 +50,7 @@ def checked(check=None, each=None) -> Any:
 # -- the schema ------------------------------------------------------------------------------------
 @dataclass
 class Runtime:
-    device: str = checked(matching(r"auto|cpu|(npu|cuda)(:\d+)?", "use auto, npu, cuda or cpu"))
+    device: str = checked(matching(r"auto|cpu|(npu|cuda)(:\d+)?", "use auto, npu, cuda, cpu"))
     tp: int = checked(at_least(1))
     dp: Union[int, Literal["auto"]] = checked(at_least(1))
     batch_size: int = checked(at_least(1))
@@ -202,6 +202,20 @@ def _type_name(annotation) -> str:
             dict: "a mapping", Any: "anything"}.get(annotation, str(annotation))
 
 
+def _type_error(annotation) -> str:
+    """What is wrong with a value of the wrong type, in the words the checks always used."""
+    plain = [a for a in typing.get_args(annotation) if a is not type(None)] \
+        if typing.get_origin(annotation) is Union else [annotation]
+    plain = [a for a in plain if typing.get_origin(a) is not Literal] or plain
+    if plain == [int]:
+        return "not a whole number"
+    if plain == [float]:
+        return "not a number"
+    if plain == [bool]:
+        return "not true or false"
+    return f"must be {_type_name(annotation)}"
+
+
 def _matches(value, annotation) -> bool:
     origin = typing.get_origin(annotation)
     if annotation is Any:
@@ -247,7 +261,7 @@ def check_section(values: Any, schema: type, prefix: str) -> None:
             raise ConfigError(f"{key}: missing (every config key has its default in conf/)")
         value, annotation = values[item.name], hints[item.name]
         if not _matches(value, annotation):
-            raise ConfigError(f"{key}={value!r}: must be {_type_name(annotation)}")
+            raise ConfigError(f"{key}={value}: {_type_error(annotation)}")
         if dataclasses.is_dataclass(annotation):
             check_section(value, annotation, f"{key}.")
             continue

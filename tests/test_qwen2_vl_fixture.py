@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from omegaconf import OmegaConf
 
 from runners.cli import main
+from conftest import model_config
 
 FIXTURE = Path(__file__).parent / "fixtures" / "qwen2_vl"
 REFERENCE = json.loads((FIXTURE / "reference.json").read_text())
@@ -87,10 +86,8 @@ def test_videos_at_half_fps_generate_the_recorded_ids(tmp_path, batch_size):
 def adapter():
     from runners.models import create_adapter
 
-    cfg = OmegaConf.create(yaml.safe_load((Path(__file__).parents[1] / "conf" / "model"
-                                           / "qwen2_vl.yaml").read_text()))
-    cfg.model_path, cfg.dtype = str(FIXTURE), "fp32"
-    return create_adapter(cfg, "cpu", torch.float32)
+    return create_adapter(model_config("qwen2_vl", model_path=str(FIXTURE), dtype="fp32"),
+                          "cpu", torch.float32)
 
 
 @pytest.mark.parametrize("sample", REFERENCE["samples"], ids=lambda s: s["id"])
@@ -152,10 +149,9 @@ def test_demo_qwen2_vl_runs_in_bf16(tmp_path):
     from runners.models import create_adapter
     from inference.requests import Request
 
-    cfg = OmegaConf.create(yaml.safe_load((Path(__file__).parents[1] / "conf" / "model"
-                                           / "demo_qwen2_vl.yaml").read_text()))
-    cfg.model_path = str(ensure_asset("models", "qwen2_vl"))
-    adapter = create_adapter(cfg, "cpu", torch.bfloat16)
+    adapter = create_adapter(model_config("demo_qwen2_vl",
+                                          model_path=str(ensure_asset("models", "qwen2_vl"))),
+                             "cpu", torch.bfloat16)
     prepared = adapter.prepare(Request("x", "What is this?",
                                        images=[str(FIXTURE / IMAGES[0]["file"])]))
     inputs = adapter.build_inputs([prepared])

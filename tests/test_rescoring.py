@@ -36,12 +36,15 @@ def test_resumed_run_after_a_scorer_change_reports_the_new_scores(tmp_path, monk
     assert main(args) == 0
     assert summary_of(out)["metrics"]["overall"]["accuracy"] == 100.0
     monkeypatch.setitem(scorers.SCORERS, "textvqa", real)
-    assert main(args) == 0          # resumed: nothing generated, scores recomputed
     stored = [json.loads(line) for line in (out / "debug" / "samples.jsonl").open()]
     assert len(stored) == 4 and all(r["score"] == 1.0 for r in stored)   # the old scores
+    assert main(args) == 0          # resumed: nothing generated, scores recomputed
     samples = {s.question_id: s for s in demo_samples("textvqa")}
     expected = 100 * sum(real({}).score(r["cleaned_prediction"], samples[r["question_id"]]).score
                          for r in stored) / 4
+    rescored = [json.loads(line) for line in (out / "debug" / "samples.jsonl").open()]
+    # samples.jsonl holds the scores the reports give
+    assert sum(r["score"] for r in rescored) * 100 / 4 == pytest.approx(expected)
     summary = summary_of(out)
     assert summary["metrics"]["overall"]["accuracy"] == pytest.approx(expected)
     assert expected < 100.0

@@ -88,3 +88,49 @@ def test_the_literal_default_check_finds_what_it_looks_for(tmp_path):
     finally:
         ROOT = saved
     assert len(hits) == 3 and all(h.startswith("bad.py:") for h in hits)
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """Project module -> project modules it imports at module level (imports inside
+    functions are deliberate late imports and do not count)."""
+    graph: dict[str, set[str]] = {}
+    for package in ("modeltest", "runners", "inference"):
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(
+                ".__init__")
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            found = set()
+            for node in tree.body:
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    found.add(node.module)
+                    found.update(f"{node.module}.{alias.name}" for alias in node.names)
+                elif isinstance(node, ast.Import):
+                    found.update(alias.name for alias in node.names)
+            graph[name] = found
+    return {name: {m for m in imports if m in graph and m != name}
+            for name, imports in graph.items()}
+
+
+def test_no_import_cycles_and_arrows_point_one_way():
+    graph = _module_imports()
+    for name, imports in graph.items():
+        if name.startswith("inference"):
+            assert not any(m.startswith(("modeltest", "runners")) for m in imports), name
+        if name.startswith("modeltest"):
+            assert not any(m.startswith("runners") for m in imports), name
+    for path in (ROOT / "modeltest").rglob("*.py"):
+        assert "torch.distributed" not in path.read_text(encoding="utf-8"), path
+    state: dict[str, int] = {}
+
+    def visit(name, path):
+        state[name] = 1
+        for other in graph[name]:
+            if state.get(other) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(
+                    path[path.index(other):] + [other]))
+            if other not in state:
+                visit(other, path + [other])
+        state[name] = 2
+    for name in graph:
+        if name not in state:
+            visit(name, [name])

@@ -44,7 +44,7 @@ def store_image_bytes(data: bytes, media_dir: Path) -> str:
 
 def store_base64_image(text: str, media_dir: Path, where: str) -> str:
     try:
-        data = base64.b64decode(text, validate=False)
+        data = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as err:
         raise DataError(f"{where}: the image is not valid base64 ({err})") from None
     if not data:

@@ -65,6 +65,7 @@ def build_textvqa(folder: Path, count: int = 12) -> None:
     _write_tsv(folder / "TextVQA_VAL.tsv", ["index", "image", "question", "answer"],
                [[line["question_id"], _base64(data), line["question"],
                  repr(answers[line["question_id"]])] for line, data in zip(lines, images)])
+    write_copies_manifest(folder, {"vlmevalkit_tsv": "TextVQA_VAL.tsv", "hf": "lmms-lab"})
     _write_parquet(folder / "lmms-lab" / "data" / "validation-00000-of-00001.parquet", {
         "image_id": [Path(line["image"]).stem for line in lines],
         "question_id": [line["question_id"] for line in lines],
@@ -73,6 +74,15 @@ def build_textvqa(folder: Path, count: int = 12) -> None:
                   for line, data in zip(lines, images)],
         "answers": [answers[line["question_id"]] for line in lines],
         "set_name": ["val"] * len(lines)})
+
+
+COPIES_MANIFEST = "copies.json"
+
+
+def write_copies_manifest(folder: Path, copies: dict[str, str]) -> None:
+    """copies.json: {format: path relative to the folder} of the other copies of this demo set
+    (besides the one the task's yaml points at), for tests that run every copy."""
+    _write_json(folder / COPIES_MANIFEST, copies)
 
 
 def _base64(data: bytes) -> str:
@@ -134,6 +144,7 @@ def build_vqav2(folder: Path, count: int = 12, split: str = "val2014") -> None:
                [[q["question_id"], _base64(data), q["question"],
                  repr([x["answer"] for x in a["answers"]]), a["answer_type"], a["question_type"]]
                 for q, a, data in zip(questions, annotations, images)])
+    write_copies_manifest(folder, {"vlmevalkit_tsv": "VQAv2_VAL.tsv", "hf": "lmms-lab"})
     _write_parquet(folder / "lmms-lab" / "data" / "validation-00000-of-00001.parquet", {
         "question_type": [a["question_type"] for a in annotations],
         "multiple_choice_answer": [a["multiple_choice_answer"] for a in annotations],

@@ -130,7 +130,10 @@ def write_config(run: Run) -> None:
 def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str | None,
                 e2e_time: float = 0.0, first_token_time: float = 0.0) -> dict:
     """The samples.jsonl line of one sample, as generated; its score fields are added once,
-    when the reports are written (`score_records`)."""
+    when the reports are written (`score_records`). `task.record_fields` are kept under
+    `fields` for the task's aggregation hook."""
+    kept = run.cfg["task"]["record_fields"]
+    fields = {"fields": {name: sample.fields.get(name) for name in kept}} if kept else {}
     return {
         "question_id": sample.question_id,
         "subject": sample.subject,
@@ -143,6 +146,7 @@ def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str
         "error": error,
         "e2e_time": round(e2e_time, 6),
         "first_token_time": round(first_token_time, 6),
+        **fields,
     }
 
 

@@ -96,6 +96,7 @@ class Task:
     data_split: Optional[str] = checked()
     columns: dict = checked()
     subject_field: Optional[str] = checked()
+    record_fields: list[str] = checked()
     limit: Optional[int] = checked(at_least(1))
     skip_bad_lines: bool = checked()
     prompt_template: str = checked()

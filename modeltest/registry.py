@@ -68,9 +68,12 @@ class Registry:
     def __setitem__(self, name: str, entry: Any) -> None:
         self._entries[name] = entry
 
-    def get(self, name: str) -> Any:
-        """The entry for `name` (lazy entries imported once); RegistryError when unknown."""
+    def get(self, name: str, default: Any = None, /) -> Any:
+        """The entry for `name` (lazy entries imported once); RegistryError when unknown,
+        unless a default is given (as a mapping's get)."""
         name = str(name)
+        if default is not None and name not in self._entries and ":" not in name:
+            return default
         if name in self._entries:
             entry = self._entries[name]
             if isinstance(entry, str):

@@ -24,6 +24,9 @@ def apply_gate(gate_cfg: dict, summary: dict, results_dir: Path) -> int:
                           "clip_score")
     try:
         if gate_cfg["write_baseline"]:
+            if "headline_metrics" not in summary:
+                raise ConfigError("the summary has no headline_metrics (written by an older "
+                                  "modeltest); rescore the run with runner=score first")
             path = write_baseline(gate_cfg["write_baseline"], model, task, metrics,
                                   summary["headline_metrics"], float(gate_cfg["tolerance"]))
             print(f"baseline for {model} / {task} written to {path}")
@@ -49,7 +52,4 @@ def run(hydra_cfg) -> int:
     summary = read_json(path)
     if not cfg["gate"]["baseline"] and not cfg["gate"]["write_baseline"]:
         raise ConfigError("runner=gate needs gate.baseline=<yaml> (or gate.write_baseline=<yaml>)")
-    if "headline_metrics" not in summary:
-        raise ConfigError(f"{path}: no headline_metrics (written by an older modeltest); "
-                          "rescore the run with runner=score to gate it")
     return apply_gate(cfg["gate"], summary, path.parent)

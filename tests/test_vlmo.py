@@ -16,7 +16,8 @@ from conftest import model_config
 
 
 def demo_cfg(**extra):
-    return model_config("demo_vlmo", model_path=str(ensure_asset("models", "vlmo")), **extra)
+    return model_config("demo_vlmo", **{"model_path": str(ensure_asset("models", "vlmo")),
+                                        **extra})
 
 
 def test_sizes_are_read_off_the_tensors():

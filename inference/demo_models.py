@@ -2,15 +2,14 @@
 
 Each is transformers' own class with random weights (fixed seed), a byte-level BPE tokenizer
 trained here on a fixed corpus, and the family's processor set for small images. Nothing is
-downloaded. Bump DEMO_MODELS_VERSION when a builder changes so cached copies are rebuilt.
+downloaded. A builder fills the folder it is given; runners/demo.py registers each by the
+demo folder's name and rebuilds cached copies when this module's source changes.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-
-DEMO_MODELS_VERSION = "3"
 
 _WORDS = ("what is the color of this sign written on a an yes no one two three four five six "
           "red blue green yellow black white car dog cat man woman bus street stop text number "
@@ -337,10 +336,6 @@ def build_deepseek_vl2(folder: Path) -> None:
         "torch_dtype": "bfloat16"}, indent=1))
 
 
-BUILDERS = {"deepseek_vl2": build_deepseek_vl2, "vlmo": build_vlmo, "qwen2_vl": build_qwen2_vl, "internvl": build_internvl,
-            "deepseek_vl": build_deepseek_vl, "clip_judge": build_clip_judge}
-
-
 def build_qwen2_vl_served(folder: Path) -> None:
     """demo_qwen2_vl_served: the demo Qwen2-VL with head size 32 (vLLM's CPU attention needs
     at least 32), to be served by scripts/serve_vllm.sh and run in-process beside it."""
@@ -348,6 +343,3 @@ def build_qwen2_vl_served(folder: Path) -> None:
     _build_qwen2_vl(folder, [4, 6, 6], dict(hidden_size=128, intermediate_size=256,
                                             num_attention_heads=4, num_key_value_heads=2),
                     dict(embed_dim=64, hidden_size=128, num_heads=2))
-
-
-BUILDERS["qwen2_vl_served"] = build_qwen2_vl_served

@@ -10,8 +10,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 import torch.distributed as dist
+
+from inference.device import accelerator
 
 BACKENDS = {"npu": "hccl", "cuda": "nccl", "cpu": "gloo"}
 
@@ -44,11 +45,9 @@ def init_parallel(tp: int, dp: int, device: str) -> Parallel:
     if world == 1:
         return Parallel()
     device_type = device.split(":")[0]
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device_type == "cuda":
-        torch.cuda.set_device(local_rank)
-    elif device_type == "npu":
-        torch.npu.set_device(local_rank)
+    module = accelerator(device_type)
+    if module is not None:
+        module.set_device(int(os.environ.get("LOCAL_RANK") or 0))
     if not dist.is_initialized():
         dist.init_process_group(BACKENDS[device_type])
     from torch.distributed.device_mesh import init_device_mesh

@@ -18,31 +18,27 @@ from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
 from inference import video_cache
 from inference.engine import Engine
-from inference.models import check_model, create_adapter
+from runners.models import check_model, create_adapter
 from inference.requests import Request
 from modeltest.reports.batch_log import BatchLog
 from modeltest.reports.samples_log import SamplesLog, part_path
 from runners.config import ConfigError, to_container
 from runners.data_parallel import Board, BoardGone, ProgressTicker, tp_broadcast, \
     wait_for_everyone
-from runners.demo import ensure_demo_assets
+from runners.config import parallel_sizes
+from runners.demo import ensure_demo_model
+from runners.error_budget import ErrorBudget, RunAborted
 from runners.evaluation import make_record, open_run, write_config, write_reports
-from runners.gating import apply_gate
+from runners.gate import apply_gate
 from runners.interrupt import set_progress
 from runners.resume import prepare_resume, sample_fingerprint
-
-ABORTED_EXIT_CODE = 4
-
-
-class RunAborted(RuntimeError):
-    """More samples failed than runtime.max_error_rate allows."""
 
 
 def run(hydra_cfg) -> int:
     runtime = to_container(hydra_cfg.runtime)
     try:
-        device = pick_device(runtime.get("device"))
-        parallel = init_parallel(int(runtime.get("tp", 1)), int(runtime.get("dp", 1)), device)
+        device = pick_device(runtime["device"])
+        parallel = init_parallel(*parallel_sizes(runtime), device)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
     try:
@@ -54,9 +50,9 @@ def run(hydra_cfg) -> int:
 def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
     run_ = open_run(hydra_cfg, write=parallel.is_main, defer_config=True)
     cfg = run_.cfg
-    ensure_demo_assets([cfg["model"].get("model_path")])   # file-locked: one rank builds
+    ensure_demo_model(cfg["model"]["model_path"])   # file-locked: one rank builds
     check_model(cfg["model"])
-    resume = bool(cfg["runtime"].get("resume", True))
+    resume = bool(cfg["runtime"]["resume"])
     state: tuple | str
     if parallel.is_main:
         try:
@@ -86,21 +82,10 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
         timing = _generate(run_, pending, records, device, parallel, stamp)
     if not parallel.is_main:
         return 0
-    summary = write_reports(run_, records, timing)
-    _check_error_rate(run_, records)
-    return apply_gate(cfg.get("gate"), summary, run_.results_dir)
-
-
-def _check_error_rate(run_, records: list[dict]) -> None:
-    """On the final totals of every run, resumed or not: exit 4 when too many failed."""
-    rate = float(run_.cfg["runtime"].get("max_error_rate", 0.05))
-    failed = [r for r in records if r.get("error")]
-    if len(failed) > rate * len(run_.samples):
-        raise RunAborted(
-            f"{len(failed)} of {len(run_.samples)} samples failed, more than "
-            f"runtime.max_error_rate={rate} allows (first error: {failed[0]['error']}); "
-            f"they are listed in {run_.results_dir / 'summary.json'} and are tried again "
-            "when you rerun the same command")
+    summary = write_reports(run_, records, timing, samples_path=samples_path)
+    ErrorBudget(cfg["runtime"]["max_error_rate"], len(run_.samples)).check_final(
+        records, str(run_.results_dir / "summary.json"))
+    return apply_gate(cfg["gate"], summary, run_.results_dir)
 
 
 def _generate(run_, pending: dict, records: list[dict], device: str,
@@ -110,13 +95,13 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     collective between batches; rank 0 gathers them once at the end (runners/data_parallel.py)."""
     cfg, runtime = run_.cfg, run_.cfg["runtime"]
     try:
-        dtype = resolve_dtype(str(cfg["model"].get("dtype", "fp32")), device)
+        dtype = resolve_dtype(str(cfg["model"]["dtype"]), device)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    torch.manual_seed(int(cfg.get("seed", 0)))
+    torch.manual_seed(int(cfg["seed"]))
     started = time.perf_counter()
     if parallel.is_main:
-        print(f"loading model {cfg['model']['name']} from {cfg['model'].get('model_path')} "
+        print(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} "
               f"on {device} ...", flush=True)
     adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
     if parallel.is_main:
@@ -125,12 +110,11 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     batch_size = int(adapter.requests_per_batch or runtime["batch_size"])
     video_cache.configure_from(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
-    max_new = (cfg["model"].get("generation") or {}).get("max_new_tokens") \
-        or cfg["task"]["max_new_tokens"]
+    max_new = cfg["model"]["generation"]["max_new_tokens"] or cfg["task"]["max_new_tokens"]
     everything = [Request(f, s.prompt, s.images, s.video, int(max_new))
                   for f, s in pending.items()]
     mine = everything[parallel.dp_rank::parallel.dp]
-    allowed_errors = float(runtime.get("max_error_rate", 0.05)) * len(run_.samples)
+    budget = ErrorBudget(runtime["max_error_rate"], len(run_.samples))
     resumed_errors = sum(1 for r in records if r.get("error"))
 
     main = parallel.is_main
@@ -164,10 +148,8 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             board.stop("abort", f"{left[0]}; {len(left)} sample(s) not answered. Finished "
                                 f"samples are kept in {kept_in}: rerun the same command to "
                                 "resume")
-        elif errors > allowed_errors:
-            board.stop("abort", f"{errors} of {len(run_.samples)} samples failed, more than "
-                                f"runtime.max_error_rate={runtime.get('max_error_rate', 0.05)} "
-                                f"allows; last error: {board.get('last_error')}. Finished "
+        elif budget.exceeded(errors):
+            board.stop("abort", f"{budget.message(errors, board.get('last_error'))}. Finished "
                                 f"samples are kept in {kept_in}")
         return board.stopped()
 

@@ -23,9 +23,9 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     """What decides a sample's prediction, and the data evaluated; the batch size and the
     device are left out, since greedy outputs are meant not to depend on them."""
     model = cfg["model"]
-    settings = {key: model.get(key) for key in ("name", "adapter", "model_path", "dtype",
-                                                "prompts", "generation", "vision",
-                                                "trust_remote_code")}
+    settings = {key: model[key] for key in ("name", "adapter", "model_path", "dtype",
+                                            "prompts", "generation", "vision",
+                                            "trust_remote_code")}
     # keys only some families have (the prompt's system message, a served model's API and
     # name): part of the identity where a model yaml sets them
     settings.update({key: model[key] for key in ("system_message", "api", "served_model")
@@ -33,8 +33,8 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     return {
         "model": settings,
         "task": cfg["task"]["name"],
-        "prompt_template": cfg["task"].get("prompt_template"),
-        "max_new_tokens": cfg["task"].get("max_new_tokens"),
+        "prompt_template": cfg["task"]["prompt_template"],
+        "max_new_tokens": cfg["task"]["max_new_tokens"],
         "data": data_identity(cfg["task"], samples or []),
     }
 

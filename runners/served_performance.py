@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import statistics
 
-from inference.models import check_model, create_adapter
+from runners.models import check_model, create_adapter
 from inference.requests import Request
 from modeltest.reports.atomic import write_text_atomic
-from modeltest.reports.performance_report import performance_row
+from modeltest.reports.performance_report import performance_row, write_performance_report
 from runners.config import ConfigError, to_container
-from runners.demo import demo_asset, ensure_demo_assets
+from runners.demo import ensure_demo_model
 from runners.evaluation import open_run
 
 
@@ -25,28 +25,26 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def run_served(hydra_cfg) -> int:
-    from runners.performance import _report
-
     cfg = to_container(hydra_cfg)
     run_ = open_run(hydra_cfg)
     with_image = [s for s in run_.samples if s.images]
     if not with_image:
         raise ConfigError(f"task {run_.task} has no image samples for runner=performance")
-    ensure_demo_assets([cfg["model"].get("model_path")])
+    demo_model = ensure_demo_model(cfg["model"]["model_path"])
     check_model(cfg["model"])
     adapter = create_adapter(cfg["model"], "cpu", None)
     runner = cfg["runner"]
-    length = int(runner.get("max_output_length", 256))
+    length = int(runner["max_output_length"])
 
     def requests(count: int):
         return [adapter.prepare(Request(str(i), s.prompt, s.images[:1], None, length))
                 for i, s in enumerate(with_image[i % len(with_image)] for i in range(count))]
 
     try:
-        for _ in range(int(runner.get("warmup", 1))):
+        for _ in range(int(runner["warmup"])):
             adapter.generate(requests(1), min(length, 8), ignore_eos=True)
         rows, levels = [], []
-        for level in runner.get("batch_sizes") or range(1, 11):
+        for level in runner["batch_sizes"]:
             adapter.set_concurrency(int(level))
             result = adapter.generate(requests(int(level)), length, ignore_eos=True)
             failed = [e for e in result.errors if e]
@@ -71,8 +69,7 @@ def run_served(hydra_cfg) -> int:
     finally:
         adapter.close()
     stats = adapter.run_stats()["served"]
-    _report(run_.output_dir, cfg, rows, 0.0, f"served ({stats['api']} at {stats['endpoint']})",
-            {"demo_data": run_.demo_data,
-             "demo_model": demo_asset(cfg["model"].get("model_path")) is not None})
+    write_performance_report(run_.output_dir, cfg, rows, 0.0, f"served ({stats['api']} at {stats['endpoint']})",
+            {"demo_data": run_.demo_data, "demo_model": demo_model})
     write_text_atomic(run_.output_dir / "served_latency.json", json.dumps({**stats, "max_output_length": length, "levels": levels}, indent=2))
     return 0

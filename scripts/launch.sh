@@ -1,24 +1,11 @@
-# Shared by mm_run.sh and perf_run.sh: start tp × dp modeltest processes (runners/launch.py)
-# and exit with rank 0's own exit code. Source it, then call: launch <modeltest overrides ...>
+# Shared by mm_run.sh and perf_run.sh: start runtime.tp × runtime.dp modeltest processes
+# (runners/launch.py) and exit with rank 0's own exit code. Source it, then call:
+#   launch <modeltest overrides ...>
 #   PYTHON           the interpreter (default: python, i.e. the active virtual environment)
-#   NPROC            the number of processes (default: runtime.tp × runtime.dp)
-#   runtime.tp=N     tensor-parallel size (default 1)
-#   runtime.dp=N     data-parallel size (default: the visible devices / tp; 1 on CPU)
+#   NPROC            the number of processes (default: runtime.tp × runtime.dp, where
+#                    runtime.dp: auto, in conf/runtime/default.yaml, is the visible devices / tp)
 # The launcher replaces this shell (exec): killing the script's process, or Ctrl-C in its
 # terminal, stops every worker.
-
-visible_devices() {
-  local list=${ASCEND_RT_VISIBLE_DEVICES:-${CUDA_VISIBLE_DEVICES:-}}
-  if [ -n "$list" ]; then
-    echo "$list" | tr ',' '\n' | grep -c .
-  elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    nvidia-smi -L | grep -c '^GPU'
-  elif command -v npu-smi >/dev/null 2>&1; then
-    npu-smi info -l 2>/dev/null | grep -ci 'NPU ID' || echo 1
-  else
-    echo 1
-  fi
-}
 
 # The project must be importable by this Python: say how to get there instead of a traceback.
 check_python() {
@@ -41,22 +28,10 @@ print(" ".join(m for m in ("torch", "transformers", "hydra", "runners") if u.fin
 }
 
 launch() {
-  local tp="" dp="" arg extra=() python=${PYTHON:-python} nproc_tp nproc_dp
-  for arg in "$@"; do
-    case "$arg" in
-      runtime.tp=*) tp=${arg#runtime.tp=} ;;
-      runtime.dp=*) dp=${arg#runtime.dp=} ;;
-    esac
-  done
+  local python=${PYTHON:-python}
   check_python "$python" || exit 2
-  case "$tp" in ''|*[!0-9]*) nproc_tp=1 ;; *) nproc_tp=$tp ;; esac
-  [ "$nproc_tp" -ge 1 ] || nproc_tp=1
-  if [ -z "$dp" ]; then
-    dp=$(( $(visible_devices) / nproc_tp ))
-    [ "$dp" -ge 1 ] || dp=1
-    extra+=("runtime.dp=$dp")
+  if [ -n "${NPROC:-}" ]; then
+    exec "$python" -m runners.launch --nproc "$NPROC" "$@"
   fi
-  case "$dp" in ''|*[!0-9]*) nproc_dp=1 ;; *) nproc_dp=$dp ;; esac
-  [ "$nproc_dp" -ge 1 ] || nproc_dp=1
-  exec "$python" -m runners.launch --nproc "${NPROC:-$(( nproc_tp * nproc_dp ))}" "$@" "${extra[@]}"
+  exec "$python" -m runners.launch "$@"
 }

@@ -66,7 +66,7 @@ def test_every_report_is_written(runs, model, task):
     assert submission.is_file() == (task in ("textvqa", "vqav2"))
     if task == "videobench":
         assert "final_score" in summary["metrics"]["overall"]
-        assert "subsets_not_run" in summary["metrics"]["overall"]
+        assert "subjects_not_run" in summary["metrics"]["overall"]
 
 
 @pytest.mark.parametrize("model", DEMO_MODELS)

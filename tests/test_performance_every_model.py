@@ -4,7 +4,8 @@ import csv
 
 import pytest
 
-from inference.models.base import FirstTokenClock, synchronize
+from inference.device import synchronize
+from inference.models.protocol import FirstTokenClock
 from modeltest.reports.performance_report import (BENCHMARK_COLUMNS, PERFORMANCE_COLUMNS,
                                                   performance_row)
 from runners.cli import main

@@ -9,10 +9,7 @@ from typing import Any
 import torch
 
 from inference.media import load_image, load_video_frames
-# Generation, PreparedRequest, FirstTokenClock and synchronize live in protocol.py; imported
-# here too, where callers have always found them
-from inference.models.protocol import (FirstTokenClock, Generation, ModelAdapter,  # noqa: F401
-                                       PreparedRequest, synchronize)
+from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
 from inference.sharded_loading import load_transformers_model
 from inference.tensor_parallel import shard_model
@@ -65,7 +62,7 @@ class ImageTextAdapter(ModelAdapter):
     @staticmethod
     def check(model_cfg) -> None:
         """Fail early, before any model loads, when the checkpoint folder is unusable."""
-        check_model_path(model_cfg.get("model_path"))
+        check_model_path(model_cfg["model_path"])
 
     def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
         from transformers.utils import logging as hf_logging
@@ -74,8 +71,8 @@ class ImageTextAdapter(ModelAdapter):
 
         self.cfg = model_cfg
         self.device = device
-        path = check_model_path(model_cfg.get("model_path"))
-        trust = bool(model_cfg.get("trust_remote_code", False))
+        path = check_model_path(model_cfg["model_path"])
+        trust = bool(model_cfg["trust_remote_code"])
         if trust:
             log.warning("trust_remote_code is true: Python code shipped with %s will run", path)
         self.tp_mesh = tp_mesh
@@ -88,10 +85,10 @@ class ImageTextAdapter(ModelAdapter):
         self.model = self.model.eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
-        vision = model_cfg.get("vision") or {}
-        self.fps = float(vision.get("fps", 0.5))
-        self.max_frames = int(vision.get("max_frames", 8))
-        self.processor_kwargs = self._processor_kwargs(vision)
+        vision_cfg = model_cfg["vision"]
+        self.fps = float(vision_cfg["fps"])
+        self.max_frames = int(vision_cfg["max_frames"])
+        self.processor_kwargs = self._processor_kwargs(vision_cfg)
 
     # -- hooks a family may change ------------------------------------------------------
     def _load(self, path: Path, dtype: torch.dtype, trust: bool, model_cfg):

@@ -2,7 +2,8 @@
 layout converted at load time. Video frames become images: the model has no video input."""
 from __future__ import annotations
 
-from inference.models.base import ImageTextAdapter, PreparedRequest
+from inference.models.base import ImageTextAdapter
+from inference.models.protocol import PreparedRequest
 from inference.models.deepseek_vl_original import IMAGE_TAG, is_original_layout, load_original
 
 

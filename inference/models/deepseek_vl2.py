@@ -496,15 +496,15 @@ class DeepseekVL2Adapter(ModelAdapter):
 
     @staticmethod
     def check(model_cfg) -> None:
-        check_model_path(model_cfg.get("model_path"))
+        check_model_path(model_cfg["model_path"])
 
     def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
-        folder = check_model_path(model_cfg.get("model_path"))
+        folder = check_model_path(model_cfg["model_path"])
         self.model, self.tokenizer, self.spec = load_original(folder, dtype, device, tp_mesh)
         self.ignored_tensors = self.model.ignored_tensors
-        vision = model_cfg.get("vision") or {}
-        self.fps = float(vision.get("fps", 0.5))
-        self.max_frames = int(vision.get("max_frames", 4))
+        vision_cfg = model_cfg["vision"]
+        self.fps = float(vision_cfg["fps"])
+        self.max_frames = int(vision_cfg["max_frames"])
         self.device, self.dtype = device, dtype
         self.image_token_id = self.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \

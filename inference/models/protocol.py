@@ -32,16 +32,8 @@ from typing import Any
 
 import torch
 
+from inference.device import synchronize
 from inference.requests import Request
-
-
-def synchronize(device: str | None) -> None:
-    """Wait for the device's queued kernels (CUDA/NPU run asynchronously); no-op on CPU."""
-    device = str(device or "")
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    elif device.startswith("npu"):
-        torch.npu.synchronize()
 
 
 class FirstTokenClock:

@@ -326,14 +326,13 @@ class VLMoInputs:
 
 def checkpoint_files(model_cfg) -> dict[str, Path]:
     """The three files of a VLMo VQA model, each named in the yaml or by its usual name."""
-    if not model_cfg.get("model_path"):
+    if not model_cfg["model_path"]:
         raise ModelPathError("model.model_path is not set")
     folder = Path(str(model_cfg["model_path"])).expanduser()
     if not folder.is_dir():
         raise ModelPathError(f"model.model_path={model_cfg['model_path']}: no such directory")
-    files = {key: folder / str(model_cfg.get(key) or default) for key, default in (
-        ("checkpoint_file", "vlmo_base_patch16_480_vqa.pt"), ("vocab_file", "vocab.txt"),
-        ("answer2label_file", "answer2label.txt"))}
+    files = {key: folder / str(model_cfg[key])          # their names: conf/model/vlmo.yaml
+             for key in ("checkpoint_file", "vocab_file", "answer2label_file")}
     for key, path in files.items():
         if not path.is_file():
             raise ModelPathError(f"model.{key}: {path} does not exist")
@@ -351,7 +350,7 @@ def load_model(files: dict[str, Path], model_cfg, device: str, dtype: torch.dtyp
                                            memory_entries, move_buffers, parameters_on_meta)
 
     state, mapped = read_checkpoint(files["checkpoint_file"],
-                                    bool(model_cfg.get("trust_remote_code", False)))
+                                    bool(model_cfg["trust_remote_code"]))
     ignored = sorted(k for k in state if k.startswith(IGNORED_PREFIXES))
     if ignored:
         log.info("%s: ignoring %d tensors the VQA forward does not use: %s",
@@ -391,9 +390,9 @@ class VLMoAdapter(ModelAdapter):
         if tp_mesh is not None:
             raise ValueError("runtime.tp > 1 is not supported for VLMo (a base-size model)")
         files = checkpoint_files(model_cfg)
-        vlmo = model_cfg.get("vlmo") or {}
-        self.image_size = int(vlmo.get("image_size", 480))
-        self.max_text_len = int(vlmo.get("max_text_len", 40))
+        vlmo_cfg = model_cfg["vlmo"]       # conf/model/vlmo.yaml
+        self.image_size = int(vlmo_cfg["image_size"])
+        self.max_text_len = int(vlmo_cfg["max_text_len"])
         self.model, self.config, self.answers = load_model(
             files, model_cfg, device, dtype, self.image_size, self.max_text_len)
         self.tokenizer = bert_uncased_tokenizer(files["vocab_file"])

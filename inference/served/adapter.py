@@ -63,7 +63,7 @@ class ServedAdapter(ModelAdapter):
 
     @staticmethod
     def check(model_cfg) -> None:
-        api = model_cfg.get("api", "openai")
+        api = model_cfg["api"]
         if api not in APIS:
             raise EndpointConfigError(f"model.api={api}: unknown (known: {', '.join(APIS)})")
         endpoint = str(model_cfg.get("endpoint") or "")
@@ -86,23 +86,23 @@ class ServedAdapter(ModelAdapter):
         self.cfg = model_cfg
         self.endpoint = str(model_cfg["endpoint"]).rstrip("/")
         self.client = HttpClient(self.endpoint, expand_headers(model_cfg.get("headers")),
-                                 timeout=float(model_cfg.get("timeout") or 300),
-                                 retries=int(model_cfg.get("retries", 3)),
-                                 backoff=float(model_cfg.get("backoff", 1.0)))
-        self.concurrency = max(1, int(model_cfg.get("concurrency") or 1))
+                                 timeout=float(model_cfg["timeout"]),
+                                 retries=int(model_cfg["retries"]),
+                                 backoff=float(model_cfg["backoff"]))
+        self.concurrency = max(1, int(model_cfg["concurrency"]))
         self.requests_per_batch = self.concurrency * 4   # per engine batch (one write each)
-        self.stream = bool(model_cfg.get("stream", True))
-        self.media = str(model_cfg.get("media", "base64"))
+        self.stream = bool(model_cfg["stream"])
+        self.media = str(model_cfg["media"])
         self.stop = list(model_cfg.get("stop_strings") or [])
         try:
-            self.api = APIS[model_cfg.get("api", "openai")](self.client, model_cfg)
+            self.api = APIS[model_cfg["api"]](self.client, model_cfg)
         except EndpointError as err:
             raise EndpointConfigError(str(err)) from None
         self.eos_ids = _eos_ids(model_cfg.get("model_path"))
         self.renderer = None
         if self.api.text_in:
             self.renderer = TemplateRenderer(str(model_cfg["model_path"]),
-                                             bool(model_cfg.get("trust_remote_code", False)))
+                                             bool(model_cfg["trust_remote_code"]))
         try:
             self.api.preflight()
         except EndpointError as err:

@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import csv
+import json
+import time
 from pathlib import Path
 
-from modeltest.reports.atomic import atomic_path
+from tabulate import tabulate
+
+from modeltest.reports.atomic import atomic_path, write_text_atomic
+from modeltest.reports.summary import library_versions
 
 # The seed's columns keep their names and order; columns added since come after them.
 # Input lengths (input_seq_len, input_len, embedding_len) are all the real model input length:
@@ -83,3 +88,35 @@ def plot_performance(path: Path, model: str, rows: list[dict], peak_memory_mb: f
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=100)
     plt.close(figure)
+
+
+def demo_note(demo: dict) -> str:
+    parts = [text for key, text in (("demo_data", "the embedded demo images"),
+                                    ("demo_model", "a demo model with random weights"))
+             if demo.get(key)]
+    return f"DEMO: this run used {' and '.join(parts)}" if parts else ""
+
+
+def write_performance_report(output_dir: Path, cfg: dict, rows: list[dict], peak: float,
+                             device: str, demo: dict) -> None:
+    """The sweep's CSVs, plot and performance_summary.json, and its table on the terminal."""
+    folder = output_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    model = cfg["model"]["name"]
+    note = demo_note(demo)
+    write_performance_csvs(folder, model, rows, note)
+    plot_performance(folder / f"{model}_performance.png", model, rows, peak, note)
+    write_text_atomic(folder / "performance_summary.json", json.dumps({
+        "model": model, "device": device, "tp": cfg["runtime"]["tp"],
+        "peak_memory_mb": peak, "rows": rows, **demo, "notes": [note] if note else [],
+        "versions": library_versions(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": cfg}, indent=2))
+    if note:
+        print(note)
+    print(tabulate([[r["batch"], r["input_len"], r["output_len"],
+                     f"{r['preprocess_time(ms)']:.1f}", f"{r['prefill_time(ms)']:.1f}",
+                     f"{r['non_first_token_time(ms)']:.2f}", f"{r['ResponseTime(ms)']:.1f}",
+                     f"{r['E2E Throughput Average(Tokens/s)']:.1f}"] for r in rows],
+                   headers=["batch", "input", "output", "preprocess ms", "prefill ms",
+                            "per token ms", "response ms", "tokens/s"], tablefmt="simple"))
+    print(f"peak memory: {peak:.0f} MB on {device}\nreports: {folder}", flush=True)

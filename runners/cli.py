@@ -1,7 +1,8 @@
 """The `modeltest` console script: compose the config, run the chosen runner, exit code.
 
 Exit codes: 0 success, 1 unexpected failure, 2 a config or data error the user must fix,
-3 a metric missed its gate baseline, 4 the run aborted (too many failed samples).
+3 a metric missed its gate baseline (or a comparison's verdict failed its runner.require),
+4 the run aborted (too many failed samples).
 """
 from __future__ import annotations
 
@@ -26,15 +27,17 @@ USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtim
   modeltest model=demo_qwen2_vl task=textvqa
   modeltest runner=score task=textvqa runner.predictions=<samples.jsonl> output_dir=<dir>
   modeltest runner=gate gate.baseline=<yaml> runner.summary=<summary.json>
+  modeltest runner=compare runner.a=<run folder> runner.b=<run folder> output_dir=<dir>
   modeltest --cfg [overrides]     print the composed config and exit
 """
 
 
 def _runner(name: str):
-    from runners import accuracy, clip_compare, gate, performance, score
+    from runners import accuracy, clip_compare, compare, gate, performance, score
 
     runners = {"accuracy": accuracy.run, "score": score.run, "gate": gate.run,
-               "performance": performance.run, "clip_compare": clip_compare.run}
+               "performance": performance.run, "clip_compare": clip_compare.run,
+               "compare": compare.run}
     if name not in runners:
         raise ConfigError(f"runner.name={name}: unknown (known: {', '.join(runners)})")
     return runners[name]

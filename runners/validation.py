@@ -150,6 +150,7 @@ def validate(cfg: dict) -> None:
     _integer(runtime.get("video_cache_entries", 0), "runtime.video_cache_entries", 0)
     _integer(runtime.get("video_cache_mb", 0), "runtime.video_cache_mb", 0)
     _number(runtime.get("max_error_rate", 0.05), "runtime.max_error_rate", 0, 1)
+    _integer(runtime["logprobs"], "runtime.logprobs", 0)
     device = runtime.get("device", "auto")
     if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|(npu|cuda)(:\d+)?", device):
         raise ConfigError(f"runtime.device={device}: unknown (use {', '.join(DEVICES)})")

@@ -169,10 +169,24 @@ def test_samples_needed_gives_the_power_asked_for():
         assert 0.72 <= passed / 400 <= 0.88, (true_delta, n, passed)
 
 
+def test_runs_that_agree_everywhere_need_enough_samples():
+    """Every difference 0: the interval is the exact Clopper-Pearson bound on the share of
+    samples that could differ (each by at most 100 points), not the point 0."""
+    few = compare_paired([0.0] * 12, 1.0, 200, 0, bound=100.0)
+    cp90 = stats.binomtest(0, 12).proportion_ci(0.90, method="exact")
+    cp95 = stats.binomtest(0, 12).proportion_ci(0.95, method="exact")
+    assert few.ci90 == pytest.approx((-100 * cp90.high, 100 * cp90.high), rel=1e-9)
+    assert few.ci95 == pytest.approx((-100 * cp95.high, 100 * cp95.high), rel=1e-9)
+    assert few.verdict == "inconclusive" and few.samples_needed == 299
+    assert compare_paired([0.0] * 298, 1.0, 200, 0, bound=100.0).verdict == "inconclusive"
+    assert compare_paired([0.0] * 299, 1.0, 200, 0, bound=100.0).verdict == "equivalent"
+    flipped = compare_paired([100.0] * 40, 1.0, 200, 0, bound=100.0)    # all wrong -> right
+    assert flipped.verdict == "better" and flipped.ci95[1] == 100.0
+    # without a bound the constant difference is taken at its word
+    assert compare_paired([0.0] * 12, 1.0, 200, 0).verdict == "equivalent"
+
+
 def test_verdicts():
-    # identical runs: every difference 0
-    same = compare_paired([0.0] * 50, 1.0, 200, 0)
-    assert same.verdict == "equivalent" and same.ci95 == (0.0, 0.0) and same.p_difference == 1
     rng = np.random.default_rng(8)
     small = list(rng.choice([-100.0, 0.0, 100.0], p=[0.01, 0.98, 0.01], size=20_000))
     assert compare_paired(small, 1.0, 200, 0).verdict == "equivalent"

@@ -7,7 +7,9 @@ samples right in one run only; with continuous scores (VQA and TextVQA soft accu
 CLIPScore) McNemar does not apply (null) and the flips count full-score changes, beside
 `score_down`/`score_up` (any change). The interval, tests and verdict use the paired
 differences b - a in either case (modeltest.compare.statistics), clustered by image or video
-when several questions share one.
+when several questions share one; scores within 0..1 bound each difference by 100 points,
+which decides the intervals when every difference is equal (two runs that agree on every
+sample are `equivalent` only with enough samples to say so).
 """
 from __future__ import annotations
 
@@ -47,8 +49,10 @@ def score_block(pairs: list[ScoredPair], settings: Settings) -> dict:
     differences = [_points(b - a) for a, b in zip(scores_a, scores_b)]
     clusters = [p.cluster for p in pairs]
     shared_media = len(set(clusters)) < len(clusters)
+    bounded = all(0.0 <= s <= 1.0 for s in scores_a + scores_b)
     paired = compare_paired(differences, settings.margin, settings.resamples, settings.seed,
-                            clusters if shared_media else None, settings.power)
+                            clusters if shared_media else None, settings.power,
+                            bound=100.0 if bounded else None)
     return {
         "samples": len(pairs),
         "score_a": _points(sum(scores_a) / len(pairs)),

@@ -28,7 +28,8 @@ metric's `stderr_clt` and `stderr_clustered`:
   p_tost = max(p_lower, p_upper); p_tost < alpha (0.05) exactly when the 90% interval
   dbar -+ t_{0.95, df} * SE lies strictly inside (-m, +m) (statsmodels' `ttost_paired`).
 - the verdict, in this order:
-  `equivalent`      p_tost < 0.05 (a difference may still be significant, and is reported);
+  `equivalent`      the 90% interval lies inside (-m, +m), i.e. p_tost < 0.05 (a difference
+                    may still be significant, and is reported);
   `better`/`worse`  not equivalent and the 95% interval excludes 0 (p < 0.05), by the sign of
                     delta: b is significantly better/worse than a, by an amount not shown to
                     lie within the margin;
@@ -41,9 +42,17 @@ metric's `stderr_clt` and `stderr_clustered`:
                     delta = 0 exactly z_{(1+power)/2} in place of z_{power} (both one-sided
                     tests must pass; Chow, Shao & Wang, Sample Size Calculations in Clinical
                     Research, 2nd ed., section 3.1.3, normal approximation).
-  A standard error of 0 (every difference equal) makes every interval the point delta: the
-  tests are then decided by delta alone. Fewer than 2 samples (or clusters) give no standard
-  error and the verdict `inconclusive` with no sample count.
+  Every difference equal (a standard error of 0, e.g. two runs that agree on every sample)
+  says nothing about how often they would disagree on other samples, so the t interval (a
+  point) is not used. With differences known to lie in [-B, +B] (`bound`; B = 100 points for
+  scores in 0..1), if all n equal c, the share of the population that differs from c is
+  below u = 1 - ((1 - L)/2)^(1/n) at level L (the exact Clopper-Pearson bound for 0 events in
+  n trials), so delta lies in [c - u (c + B), c + u (B - c)]; these are the intervals (95% for
+  the difference, 90% for equivalence), the verdict follows the same rules, and the test
+  p-values are null. With c = 0 and B = 100, equivalence at m = 1 needs n >= 299 samples
+  (n >= ln 0.05 / ln(1 - m/B)), which `samples_needed` gives. Without a bound the interval is
+  the point c. Fewer than 2 samples (or clusters) give no standard error and the verdict
+  `inconclusive` with no sample count.
 
 **McNemar's exact test** (`mcnemar_exact`): with b = right in a only (right to wrong) and
 c = right in b only (wrong to right), under H0 b ~ Binomial(b + c, 1/2); the two-sided p-value
@@ -156,12 +165,27 @@ def samples_needed(estimate: MeanEstimate, margin: float, power: float) -> int |
     return max(2, math.ceil(z * z * variance / (margin - abs(estimate.mean)) ** 2))
 
 
-def verdict(delta: float, ci95: tuple[float, float] | None, tost_result: Tost | None,
+def constant_interval(value: float, n: int, bound: float, level: float) -> tuple[float, float]:
+    """All n differences equal `value`, every difference within [-bound, bound]: the interval
+    of the mean from the exact bound on the share that differs (module docstring)."""
+    share = 1.0 - ((1.0 - level) / 2.0) ** (1.0 / n)
+    return (value - share * (value + bound), value + share * (bound - value))
+
+
+def constant_samples_needed(value: float, bound: float, margin: float) -> int | None:
+    """Samples, all equal to `value`, for the 90% constant interval to lie inside the margin."""
+    if abs(value) >= margin:
+        return None
+    share = min((margin - value) / (bound - value), (margin + value) / (bound + value))
+    return math.floor(math.log(ALPHA) / math.log(1.0 - share)) + 1
+
+
+def verdict(delta: float, ci95: tuple[float, float] | None, ci90: tuple[float, float] | None,
             margin: float) -> str:
     """equivalent / better / worse / not_equivalent / inconclusive (module docstring)."""
-    if tost_result is None or ci95 is None:
+    if ci95 is None or ci90 is None:
         return "inconclusive"
-    if tost_result.p < ALPHA:
+    if -margin < ci90[0] and ci90[1] < margin:
         return "equivalent"
     if ci95[0] > 0.0 or ci95[1] < 0.0:
         return "better" if delta > 0 else "worse"
@@ -195,22 +219,31 @@ class PairedComparison:
 
 
 def compare_paired(differences: list[float], margin: float, resamples: int, seed: int,
-                   clusters: list | None = None, power: float = 0.8) -> PairedComparison:
-    """Every statistic of a paired difference b - a (module docstring); `differences` and
-    `margin` in the same unit (points)."""
+                   clusters: list | None = None, power: float = 0.8,
+                   bound: float | None = None) -> PairedComparison:
+    """Every statistic of a paired difference b - a (module docstring); `differences`,
+    `margin` and `bound` (the largest possible |difference|, if known) in the same unit."""
     if margin <= 0:
         raise ValueError(f"margin={margin}: must be positive")
     estimate = mean_with_error(differences, clusters)
-    ci95 = estimate.interval(0.95)
-    tests = tost(estimate, margin)
-    decided = verdict(estimate.mean, ci95, tests, margin)
+    constant = estimate.stderr == 0.0 and bound is not None
+    if constant:       # every difference equal: the exact bound, not a point
+        ci95 = constant_interval(estimate.mean, estimate.clusters, bound, 0.95)
+        ci90 = constant_interval(estimate.mean, estimate.clusters, bound, 0.90)
+        tests, p_difference = None, None
+    else:
+        ci95, ci90 = estimate.interval(0.95), estimate.interval(0.90)
+        tests, p_difference = tost(estimate, margin), difference_p(estimate)
+    decided = verdict(estimate.mean, ci95, ci90, margin)
+    needed = None
+    if decided == "inconclusive":
+        needed = constant_samples_needed(estimate.mean, bound, margin) if constant \
+            else samples_needed(estimate, margin, power)
     return PairedComparison(
         samples=estimate.n, clusters=estimate.clusters, delta=estimate.mean,
-        stderr=estimate.stderr, df=estimate.df, ci95=ci95, ci90=estimate.interval(0.90),
+        stderr=estimate.stderr, df=estimate.df, ci95=ci95, ci90=ci90,
         ci95_bootstrap=bootstrap_interval(differences, resamples, seed, clusters),
-        p_difference=difference_p(estimate),
+        p_difference=p_difference,
         tost_p=tests.p if tests else None, tost_p_lower=tests.p_lower if tests else None,
         tost_p_upper=tests.p_upper if tests else None, margin=margin, verdict=decided,
-        samples_needed=samples_needed(estimate, margin, power) if decided == "inconclusive"
-        else None,
-        bootstrap_resamples=resamples, bootstrap_seed=seed)
+        samples_needed=needed, bootstrap_resamples=resamples, bootstrap_seed=seed)

@@ -250,6 +250,8 @@ class StubServer:
                                   "message": {"role": "assistant", "content": text}}
                         if logprobs is not None:
                             choice["logprobs"] = {"content": logprobs}
+                        if body.get("return_token_ids"):       # vLLM's extension
+                            choice["token_ids"] = [i for i, _ in pieces]
                         return self._send(200, {
                             "id": "chatcmpl-1", "object": "chat.completion", "model": stub.model,
                             "choices": [choice], "usage": usage})
@@ -257,8 +259,10 @@ class StubServer:
                                "choices": [{"index": 0, "delta": {"content": piece},
                                             "finish_reason": None,
                                             **({"logprobs": {"content": [logprobs[n]]}}
-                                               if logprobs is not None else {})}]}
-                              for n, (_, piece) in enumerate(pieces)]
+                                               if logprobs is not None else {}),
+                                            **({"token_ids": [token]}
+                                               if body.get("return_token_ids") else {})}]}
+                              for n, (token, piece) in enumerate(pieces)]
                     events.append({"id": "chatcmpl-1", "object": "chat.completion.chunk",
                                    "choices": [{"index": 0, "delta": {},
                                                 "finish_reason": "stop"}]})

@@ -83,6 +83,10 @@ def test_input_or_model():
     assert cause(same, {**same, "pixel_sha256": "y"}) == ("inputs", ["pixel_sha256"])
     assert cause(None, same) == ("unknown", [])
     assert cause({"request_sha256": "r"}, same) == ("unknown", [])
+    # an embedded run against a served one: equal image sizes do not pin the inputs down
+    assert cause({"image_sizes": [[80, 80]], "request_sha256": "r"}, same) == ("unknown", [])
+    assert cause({"image_sizes": [[60, 80]], "request_sha256": "r"}, same) == (
+        "inputs", ["image_sizes"])
 
 
 def test_input_ids_runs_round_trip():

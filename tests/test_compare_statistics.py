@@ -10,7 +10,8 @@ from modeltest.compare.bootstrap import bootstrap_interval, bootstrap_means
 from modeltest.compare.distributions import (fair_binomial_lower_tail, normal_quantile,
                                              t_cdf, t_quantile)
 from modeltest.compare.statistics import (compare_paired, difference_p, mcnemar_exact,
-                                          mean_with_error, samples_needed, tost)
+                                          mean_with_error, metric_uncertainty, samples_needed,
+                                          tost)
 
 
 @pytest.mark.parametrize("df", [1, 2, 5, 11, 30, 199, 10_000])
@@ -200,3 +201,19 @@ def test_verdicts():
     beyond = [100.0, -100.0, 0.0, 100.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     assert compare_paired(beyond, 1.0, 200, 0).verdict == "not_equivalent"
     assert compare_paired([3.0], 1.0, 200, 0).verdict == "inconclusive"
+
+
+def test_a_metric_in_points_clustered_only_where_media_are_shared():
+    rng = np.random.default_rng(9)
+    scores = list(rng.binomial(1, 0.55, size=120).astype(float))
+    single = metric_uncertainty(scores, [f"img{i}" for i in range(120)])
+    fit = _ols_constant(100 * np.array(scores))
+    assert single["clusters"] is None and single["value"] == pytest.approx(100 * np.mean(scores))
+    assert single["stderr"] == pytest.approx(fit.bse[0], rel=1e-9)
+    assert single["ci95"] == pytest.approx(tuple(fit.conf_int(0.05)[0]), rel=1e-9)
+    videos = [f"video{i // 6}" for i in range(120)]          # six questions per video
+    clustered = metric_uncertainty(scores, videos)
+    fit = _ols_constant(100 * np.array(scores), [i // 6 for i in range(120)])
+    assert clustered["clusters"] == 20
+    assert clustered["stderr"] == pytest.approx(fit.bse[0], rel=1e-9)
+    assert clustered["ci95"] == pytest.approx(tuple(fit.conf_int(0.05)[0]), rel=1e-9)

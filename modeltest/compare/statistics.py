@@ -115,6 +115,18 @@ def mean_with_error(values: list[float], clusters: list | None = None) -> MeanEs
     return MeanEstimate(mean, math.sqrt(variance), n, groups, groups - 1)
 
 
+def metric_uncertainty(scores: list[float], clusters: list | None = None,
+                       scale: float = 100.0) -> dict:
+    """A single run's metric as lmms-eval reports it, for summary.json, the result CSV and the
+    txt table: the mean of the per-sample scores times `scale` (points), its standard error
+    and 95% interval (`mean_with_error`), clustered when `clusters` (each sample's image or
+    video) has samples that share one; `clusters` in the result is then their number."""
+    shared = clusters is not None and len(set(clusters)) < len(clusters)
+    estimate = mean_with_error([scale * s for s in scores], clusters if shared else None)
+    return {"value": estimate.mean, "stderr": estimate.stderr,
+            "ci95": estimate.interval(0.95), "clusters": estimate.clusters if shared else None}
+
+
 def mcnemar_exact(right_to_wrong: int, wrong_to_right: int) -> float:
     """Two-sided exact McNemar p-value (see the module's docstring)."""
     discordant = right_to_wrong + wrong_to_right

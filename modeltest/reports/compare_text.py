@@ -46,6 +46,9 @@ def _verdict_line(result: dict) -> str:
     if result["verdict"] == "inconclusive" and result["samples_needed"]:
         line += (f"; about {result['samples_needed']} samples would be needed to show "
                  "equivalence (80% power at the observed difference and variance)")
+    if overall["stderr"] == 0.0 and overall["tost_p"] is None:
+        line += ("; every difference is equal, so the intervals are the exact bound on how "
+                 "many samples could differ (at most 100 points each)")
     if overall["clusters"]:
         line += f"; standard errors clustered by image/video ({overall['clusters']} clusters)"
     return line

@@ -15,8 +15,8 @@ import torch
 from tqdm import tqdm
 
 from inference.device import pick_device, resolve_dtype
-from inference.environment import environment_manifest
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
+from inference.environment import environment_manifest
 from inference import video_cache
 from inference.engine import Engine
 from inference.models import check_model, create_adapter

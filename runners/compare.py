@@ -77,7 +77,9 @@ def run(hydra_cfg) -> int:
     settings, kl = _settings(runner)
     try:
         run_a = read_run(runner["a"], "runner.a")
+        print(f"run a: {len(run_a.records)} samples of {run_a.task} in {run_a.path}", flush=True)
         run_b = read_run(runner["b"], "runner.b")
+        print(f"run b: {len(run_b.records)} samples of {run_b.task} in {run_b.path}", flush=True)
     except RunFolderError as err:
         raise ConfigError(str(err)) from None
     differing = mismatches(run_a, run_b)
@@ -91,7 +93,8 @@ def run(hydra_cfg) -> int:
     decoders = {side: token_decoder(folder, side, notes)
                 for side, folder in (("a", run_a), ("b", run_b))} \
         if runner["decode_tokens"] else {}
-    print(f"comparing {run_a.path} and {run_b.path} ...", flush=True)
+    print(f"comparing {len(set(run_a.records) & set(run_b.records))} common samples ...",
+          flush=True)
     try:
         result, rows = compare_runs(run_a, run_b, Options(settings, kl, labels, decoders,
                                                           differing))

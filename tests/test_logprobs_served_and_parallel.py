@@ -56,6 +56,7 @@ def test_two_served_runs_compare_token_by_token(tmp_path):
             assert main(served(stub, tmp_path / name, "runtime.logprobs=2", BY_ID)) == 0
         assert main(served(stub, tmp_path / "texts", "runtime.logprobs=2",
                            "model.extra_body={return_token_ids: true}")) == 0
+        assert main(served(stub, tmp_path / "no_ids")) == 0
     assert main(["runner=compare", f"runner.a={tmp_path / 'a'}", f"runner.b={tmp_path / 'b'}",
                  f"output_dir={tmp_path / 'cmp'}", "runner.bootstrap=200"]) == 0
     compared = json.loads((tmp_path / "cmp" / "results" / "compare.json").read_text())
@@ -69,6 +70,14 @@ def test_two_served_runs_compare_token_by_token(tmp_path):
     mixed = json.loads((tmp_path / "cmp2" / "results" / "compare.json").read_text())
     assert mixed["logprobs"]["samples_with_other_token_names"] == 12
     assert any("name tokens differently" in note for note in mixed["notes"])
+    # a server that returns no token ids: the answer level only, and the report says why
+    assert main(["runner=compare", f"runner.a={tmp_path / 'a'}",
+                 f"runner.b={tmp_path / 'no_ids'}", f"output_dir={tmp_path / 'cmp3'}",
+                 "runner.bootstrap=200"]) == 0
+    answers_only = json.loads((tmp_path / "cmp3" / "results" / "compare.json").read_text())
+    assert answers_only["token_level"]["samples_without_ids"] == 12
+    assert answers_only["identical_ids"] is None and answers_only["verdict"] == "inconclusive"
+    assert any("12 sample(s) have no output_ids in one run" in n for n in answers_only["notes"])
 
 
 def test_an_api_without_logprobs_is_refused(tmp_path, capsys):

@@ -19,6 +19,10 @@ from modeltest.compare.runs import RunFolder
 from modeltest.compare.tokens import first_divergence, token_summary
 
 Decoder = Callable[[list[int]], str]
+# what compare.json lists of each changed sample (compare.csv has every field of every sample)
+CHANGED_FIELDS = ("question_id", "subject", "first_divergence", "token_a", "token_b",
+                  "prediction_a", "prediction_b", "references", "score_a", "score_b", "media",
+                  "cause", "cause_fields", "max_kl")
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ def compare_runs(a: RunFolder, b: RunFolder, options: Options) -> tuple[dict, li
     else:
         notes.append(f"{len(rows) - len(scored)} sample(s) have no score (a task without a "
                      "metric of its own, e.g. captions without runner.judge): no answer level")
-    changed = [r for r in rows if r["changed"]]
+    changed = changed_samples(rows)
     causes = {name: sum(1 for r in changed if r["cause"] == name)
               for name in (INPUTS, MODEL, UNKNOWN)}
     overall = (answers or {}).get("overall") or {}
@@ -201,6 +205,7 @@ def compare_runs(a: RunFolder, b: RunFolder, options: Options) -> tuple[dict, li
         "logprobs": logprobs,
         "changed_samples": len(changed),
         "changed_by_cause": causes,
+        "changed": [{key: row[key] for key in CHANGED_FIELDS} for row in changed],
         "counts": counts,
         "mismatches_allowed": list(options.mismatches),
         "bootstrap": {"resamples": options.settings.resamples, "seed": options.settings.seed},

@@ -102,6 +102,9 @@ def read_run(folder: str | Path, key: str) -> RunFolder:
                      f"({', '.join(p.name for p in parts)})")
     if summary is None:
         notes.append(f"{key}: no results/summary.json (a stopped run): no environment manifest")
+    elif "environment" not in summary:
+        notes.append(f"{key}: its summary.json has no environment manifest (an older run, or "
+                     "a resumed one that generated nothing)")
     try:
         logprobs = read_logprobs(debug)
     except ValueError as err:

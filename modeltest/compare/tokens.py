@@ -23,6 +23,6 @@ def token_summary(divergences: list[int | None], without_ids: int) -> dict:
     histogram = Counter(d for d in divergences if d is not None)
     return {"samples_with_ids": compared,
             "samples_without_ids": without_ids,
-            "identical_ids": identical,
+            "identical_ids": identical if compared else None,
             "identical_ids_share": identical / compared if compared else None,
             "first_divergence_histogram": {str(k): histogram[k] for k in sorted(histogram)}}

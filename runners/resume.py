@@ -31,13 +31,16 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     # name): part of the identity where a model yaml sets them
     settings.update({key: model[key] for key in ("system_message", "api", "served_model")
                      if key in model})
-    return {
+    identity = {
         "model": settings,
         "task": cfg["task"]["name"],
         "prompt_template": cfg["task"].get("prompt_template"),
         "max_new_tokens": cfg["task"].get("max_new_tokens"),
         "data": data_identity(cfg["task"], samples or []),
     }
+    if cfg["runtime"]["logprobs"]:   # reaches generate and the server: a run records the
+        identity["logprobs"] = cfg["runtime"]["logprobs"]   # log-probabilities of all or none
+    return identity
 
 
 def _digest(value) -> str:

@@ -120,5 +120,8 @@ def test_a_resumed_run_keeps_one_line_per_sample(tmp_path):
         assert len(lines) == 12
         assert sorted(line["fingerprint"] for line in lines) == sorted(
             r["fingerprint"] for r in jsonl(samples))
+        # the identity includes runtime.logprobs: a resume without them is refused...
+        assert main(served(stub, tmp_path, BY_ID)) == 2
+        # ... and a clean start drops them
         assert main(served(stub, tmp_path, BY_ID, "runtime.resume=false")) == 0
-    assert not (debug / "logprobs.jsonl").exists()     # a clean start without log-probabilities
+    assert not (debug / "logprobs.jsonl").exists()

@@ -121,6 +121,14 @@ def test_paired_bootstrap_interval_covers_a_known_effect():
     assert 0.925 <= _coverage(draw, 100 * 0.40 * 0.125, 600) <= 0.975
 
 
+def test_bootstrap_of_continuous_differences_covers_a_known_effect():
+    """Soft scores: 300 distinct differences per dataset (drawn by index rather than by
+    multinomial counts), skewed, true mean 2 points."""
+    rng = np.random.default_rng(10)
+    draw = lambda _: (list(rng.exponential(10.0, size=300) - 8.0), None)  # noqa: E731
+    assert 0.925 <= _coverage(draw, 2.0, 500) <= 0.975
+
+
 def test_cluster_bootstrap_covers_where_the_sample_bootstrap_does_not():
     """Four questions per image share an image effect: resampling images covers the true mean
     about 95% of the time; resampling questions (ignoring the images) under-covers."""

@@ -101,8 +101,12 @@ def test_fp32_against_bf16_token_by_token(pair):
             for step, token in zip(steps, ids):
                 assert dict(step)[token] == step[0][1]
         position = rows[qid]["first_divergence"]
+        kls = json.loads(rows[qid]["kl_per_step"])
+        # every step up to and including the first divergence, else every recorded step
+        assert len(kls) == (int(position) + 1 if position else min(len(steps_a), len(steps_b)))
+        assert max(kls) == pytest.approx(float(rows[qid]["max_kl"]), rel=1e-3)
         if position and int(position) < min(len(ids_a), len(ids_b)):
-            assert float(rows[qid]["max_kl"]) > 0
+            assert kls[int(position)] > 0
     assert compared["logprobs"]["tokens"] > 0
     assert compared["logprobs"]["vendor_criterion"]["passed"] is False
 

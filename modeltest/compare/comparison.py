@@ -87,7 +87,9 @@ def _pair_row(qid: str, ra: dict, rb: dict, options: Options, divergence, steps)
         "changed": changed, "cause": why, "cause_fields": fields,
         "max_kl": max(kls) if kls else None,
         "max_logprob_difference": max(largest) if largest else None,
-        "kl_steps": len(kls),
+        "kl_per_step": [float(f"{kl:.4g}") for kl in kls] if steps else None,
+        "logprob_difference_per_step": [None if d is None else float(f"{d:.4g}")
+                                        for _, d in steps] if steps else None,
         "output_ids_a": ids_a, "output_ids_b": ids_b,
         "input_ids_a": (ra.get("input") or {}).get("input_ids"),
         "input_ids_b": (rb.get("input") or {}).get("input_ids"),

@@ -15,7 +15,7 @@ CSV_COLUMNS = ("question_id", "subject", "media", "score_a", "score_b", "delta",
                "identical_ids", "first_divergence", "common_prefix", "length_a", "length_b",
                "token_a", "token_b", "identical_answer", "prediction_a", "prediction_b",
                "references", "cause", "cause_fields", "max_kl", "max_logprob_difference",
-               "error_a", "error_b")
+               "kl_per_step", "logprob_difference_per_step", "error_a", "error_b")
 BADCASE_COLUMNS = ("queries", "input_token_ids", "output_token_ids", "passed")
 
 

@@ -124,3 +124,20 @@ def test_environment_manifest_names_the_numerics_settings(monkeypatch):
     assert manifest["versions"]["torch"] and manifest["versions"]["transformers"]
     assert manifest["device_info"]["name"]
     assert "float32_matmul_precision" in manifest["numerics_flags"]
+
+
+@pytest.mark.parametrize("overrides,named", [
+    ([], "runner.a is not set"),
+    (["runner.a=x"], "runner.b is not set"),
+    (["runner.a=x", "runner.b=y", "runner.require=perfect"], "runner.require=perfect: unknown"),
+    (["runner.a=x", "runner.b=y", "runner.margin=0"], "runner.margin=0: must be a positive"),
+    (["runner.a=x", "runner.b=y", "runner.bootstrap=0"], "runner.bootstrap=0: must be a whole"),
+    (["runner.a=x", "runner.b=y", "runner.power=1.5"], "runner.power=1.5: must be below 1"),
+    (["runner.a=/nowhere", "runner.b=y"], "runner.a=/nowhere: no such folder"),
+])
+def test_compare_settings_are_checked_first(overrides, named, capsys, tmp_path):
+    from runners.cli import main
+
+    assert main(["runner=compare", f"output_dir={tmp_path}", *overrides]) == 2
+    error = capsys.readouterr().err.strip()
+    assert named in error and "\n" not in error, error

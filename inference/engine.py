@@ -137,11 +137,15 @@ class Engine:
         rows = len(ready)
         ids = result.output_ids or [None] * rows
         top = result.top_answers or [None] * rows
+        inputs = result.input_fingerprints or [None] * rows
+        logprobs = result.top_logprobs or [None] * rows
         errors, retry = result.row_errors()
         e2e, first = result.row_times()
         return {p.request.request_id: Response(p.request.request_id, text, error,
                                                result.prompt_len, count, row_e2e, row_first,
-                                               row_ids, row_top, row_retry)
-                for p, text, count, row_ids, row_top, error, row_retry, row_e2e, row_first
-                in zip(ready, result.texts, result.output_tokens, ids, top, errors, retry, e2e,
-                       first)}
+                                               row_ids, row_top, row_input, row_logprobs,
+                                               row_retry)
+                for p, text, count, row_ids, row_top, row_input, row_logprobs, error, row_retry,
+                row_e2e, row_first
+                in zip(ready, result.texts, result.output_tokens, ids, top, inputs, logprobs,
+                       errors, retry, e2e, first)}

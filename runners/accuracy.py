@@ -16,11 +16,13 @@ from tqdm import tqdm
 
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
+from inference.environment import environment_manifest
 from inference import video_cache
 from inference.engine import Engine
 from runners.models import check_model, create_adapter
 from inference.requests import Request
 from modeltest.reports.batch_log import BatchLog
+from modeltest.reports.logprobs_log import logprobs_line, logprobs_part_path
 from modeltest.reports.samples_log import SamplesLog, part_path
 from runners.config import ConfigError, to_container
 from runners.data_parallel import Board, BoardGone, ProgressTicker, tp_broadcast, \
@@ -104,6 +106,8 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
         print(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} "
               f"on {device} ...", flush=True)
     adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
+    logprobs = int(runtime["logprobs"])
+    adapter.set_logprobs(logprobs)
     if parallel.is_main:
         print(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
     # a served model: a batch is the requests sent concurrently between two writes
@@ -125,6 +129,9 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     suffix = f".dp{parallel.dp_rank}" if parallel.dp_rank else ""
     samples_log = SamplesLog(part_path(samples_path, parallel.dp_rank)) if writer else None
     batch_log = BatchLog(run_.debug_dir / f"output_{stamp}{suffix}.txt") if writer else None
+    logprobs_log = SamplesLog(logprobs_part_path(run_.debug_dir, parallel.dp_rank)) \
+        if writer and logprobs else None
+    written_logprobs: list[dict] = []   # this group's new debug/logprobs.jsonl lines
     progress = tqdm(total=len(run_.samples), initial=len(records), disable=not main,
                     desc=f"{run_.task} | {run_.model}", unit="sample")
     board = Board(parallel)
@@ -156,7 +163,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     def write(responses) -> tuple[str, str] | None:
         """The writer's part of a batch: records to this group's file, then the board."""
         nonlocal output_tokens
-        batch, left = [], []
+        batch, left, lines = [], [], []
         for response in responses:
             if response.retry:   # the endpoint failed, not the sample: left for a rerun
                 left.append(response.error)
@@ -165,11 +172,18 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
                                  response.error, response.e2e_time, response.first_token_time)
             record["fingerprint"] = response.request_id
             record["output_ids"] = response.output_ids
+            record["input"] = response.input_fingerprint
             if response.top_answers is not None:
                 record["top_answers"] = response.top_answers
             batch.append(record)
+            if logprobs_log is not None and response.top_logprobs is not None:
+                lines.append(logprobs_line(record["question_id"], response.request_id,
+                                           logprobs, response.top_logprobs))
         written.extend(batch)
+        written_logprobs.extend(lines)
         output_tokens += sum(r.num_output_tokens for r in responses)
+        if lines:
+            logprobs_log.append(lines)
         if batch:
             samples_log.append(batch)
             batch_log.append(batch, max((r.e2e_time for r in responses), default=0.0))
@@ -216,28 +230,36 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
         if stop:
             _leave(board, parallel, stop)
         # everyone is done: the one collective of the run
-        gathered = all_gather(parallel, (written, output_tokens) if writer else ([], 0))
+        gathered = all_gather(parallel, (written, output_tokens, written_logprobs) if writer
+                              else ([], 0, []))
         if main:
             others = [record for part in gathered[1:] for record in part[0]]
+            if logprobs_log is not None:
+                logprobs_log.append([line for part in gathered[1:] for line in part[2]])
             samples_log.append(others)
             records.extend(written + others)
             output_tokens = sum(part[1] for part in gathered)
             ticker.show(len(written) + len(others))
         if broadcast_from_main(parallel, True) and writer and parallel.dp_rank:
-            samples_log.close()
-            samples_log.path.unlink(missing_ok=True)   # merged into samples.jsonl by rank 0
+            for log in (samples_log, logprobs_log):   # merged into rank 0's files
+                if log is not None:
+                    log.close()
+                    log.path.unlink(missing_ok=True)
     finally:
         ticker.close()
         progress.close()
         if writer:
             samples_log.close()
             batch_log.close()
+            if logprobs_log is not None:
+                logprobs_log.close()
         adapter.close()
     elapsed = time.perf_counter() - start
     return {**adapter.run_stats(), "device": device, "tp": parallel.tp, "dp": parallel.dp,
             "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
-            "tokens_per_second": output_tokens / elapsed if elapsed else None}
+            "tokens_per_second": output_tokens / elapsed if elapsed else None,
+            "environment": environment_manifest(device)}
 
 
 def _leave(board: Board, parallel: Parallel, decision: tuple[str, str]) -> None:

@@ -1,7 +1,8 @@
 """The `modeltest` console script: compose the config, run the chosen runner, exit code.
 
 Exit codes: 0 success, 1 unexpected failure, 2 a config or data error the user must fix,
-3 a metric missed its gate baseline, 4 the run aborted (too many failed samples).
+3 a metric missed its gate baseline (or a comparison's verdict failed its runner.require),
+4 the run aborted (too many failed samples).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtim
   modeltest model=<model> task=<task>           (conf/model/*.yaml, conf/task/*.yaml)
   modeltest runner=score task=<task> runner.predictions=<samples.jsonl> output_dir=<dir>
   modeltest runner=gate gate.baseline=<yaml> runner.summary=<summary.json>
+  modeltest runner=compare runner.a=<run folder> runner.b=<run folder> output_dir=<dir>
   modeltest --cfg [overrides]     print the composed config and exit
 """
 
@@ -39,6 +41,7 @@ RUNNERS = Registry("runner.name", {
     "gate": "runners.gate:run",
     "performance": "runners.performance:run",
     "clip_compare": "runners.clip_compare:run",
+    "compare": "runners.compare:run",
 })
 
 

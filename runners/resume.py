@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from modeltest.reports.atomic import write_text_atomic
+from modeltest.reports.logprobs_log import keep_logprobs
 from modeltest.reports.samples_log import part_paths, read_samples_log
 from modeltest.samples import Sample
 from runners.config import ConfigError
@@ -30,13 +31,16 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     # name): part of the identity where a model yaml sets them
     settings.update({key: model[key] for key in ("system_message", "api", "served_model")
                      if key in model})
-    return {
+    identity = {
         "model": settings,
         "task": cfg["task"]["name"],
         "prompt_template": cfg["task"]["prompt_template"],
         "max_new_tokens": cfg["task"]["max_new_tokens"],
         "data": data_identity(cfg["task"], samples or []),
     }
+    if cfg["runtime"]["logprobs"]:   # reaches generate and the server: a run records the
+        identity["logprobs"] = cfg["runtime"]["logprobs"]   # log-probabilities of all or none
+    return identity
 
 
 def _digest(value) -> str:
@@ -98,6 +102,7 @@ def prepare_resume(debug_dir: Path, cfg: dict, resume: bool,
         for path in (samples_path, *parts):
             path.unlink(missing_ok=True)
         identity_path.unlink(missing_ok=True)
+        keep_logprobs(debug_dir, None)
         parts = []
     done: dict[str, dict] = {}
     failed = 0
@@ -129,9 +134,11 @@ def prepare_resume(debug_dir: Path, cfg: dict, resume: bool,
         _rewrite_clean(samples_path, records)
         for path in parts:   # merged (and fsynced) above
             path.unlink()
+        keep_logprobs(debug_dir, set(done))   # runtime.logprobs: the kept samples' lines
     else:   # a folder from before fingerprints: nothing to trust
         for path in (samples_path, *parts):
             path.unlink(missing_ok=True)
+        keep_logprobs(debug_dir, None)
     debug_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(identity_path, json.dumps(identity, indent=1, default=str))
     return digest, done, failed

@@ -60,6 +60,7 @@ class Runtime:
     resume: bool = checked()
     max_error_rate: float = checked(between(0, 1))
     concurrency: int = checked(at_least(1))
+    logprobs: int = checked(at_least(0))
 
 
 @dataclass
@@ -164,6 +165,30 @@ class ClipCompareRunner:
 
 
 @dataclass
+class KLCriterion:
+    token_kl: float = checked(at_least(0))
+    token_share: float = checked(between(0, 1))
+    max_kl: float = checked(at_least(0))
+
+
+@dataclass
+class CompareRunner:
+    name: str = checked()
+    folder: str = checked()
+    a: Optional[str] = checked()
+    b: Optional[str] = checked()
+    labels: list[str] = checked()
+    margin: float = checked(at_least(0))
+    require: Literal["not_worse", "equivalent"] = checked()
+    allow_mismatch: bool = checked()
+    bootstrap: int = checked(at_least(1))
+    seed: int = checked()
+    power: float = checked(between(0, 1))
+    kl: KLCriterion = checked()
+    decode_tokens: bool = checked()
+
+
+@dataclass
 class Gate:
     baseline: Optional[str] = checked()
     write_baseline: Optional[str] = checked()
@@ -184,6 +209,7 @@ class Root:
 RUNNER_SCHEMAS: dict[str, type] = {
     "accuracy": AccuracyRunner, "score": ScoreRunner, "gate": GateRunner,
     "performance": PerformanceRunner, "clip_compare": ClipCompareRunner,
+    "compare": CompareRunner,
 }
 
 

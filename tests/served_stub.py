@@ -71,6 +71,20 @@ class StubServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+    # -- log-probabilities ------------------------------------------------------------------
+    @staticmethod
+    def logprob_entry(body: dict, token_id: int, piece: str) -> dict:
+        """OpenAI's `logprobs.content[]` entry for one generated token: the token itself at
+        -0.1, then `top_logprobs - 1` others at -2, -3, ...; tokens named `token_id:<n>` when
+        the request asks vLLM's return_tokens_as_token_ids, else by their text."""
+        as_ids = bool(body.get("return_tokens_as_token_ids"))
+        name = (lambda i, p: f"token_id:{i}") if as_ids else (lambda i, p: p)
+        top = [{"token": name(token_id, piece), "logprob": -0.1, "bytes": None}]
+        top += [{"token": name(token_id + n, f"{piece}~{n}"), "logprob": -1.0 - n,
+                 "bytes": None} for n in range(1, int(body.get("top_logprobs") or 0))]
+        return {"token": name(token_id, piece), "logprob": -0.1, "bytes": None,
+                "top_logprobs": top}
+
     # -- failures ---------------------------------------------------------------------------
     def _injected(self) -> tuple[int, object] | None:
         with self.lock:
@@ -229,15 +243,26 @@ class StubServer:
                 if api == "openai":
                     usage = {"prompt_tokens": 7, "completion_tokens": len(ids),
                              "total_tokens": 7 + len(ids)}
+                    logprobs = [stub.logprob_entry(body, i, p) for i, p in pieces] \
+                        if body.get("logprobs") else None
                     if not stream:
+                        choice = {"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": text}}
+                        if logprobs is not None:
+                            choice["logprobs"] = {"content": logprobs}
+                        if body.get("return_token_ids"):       # vLLM's extension
+                            choice["token_ids"] = [i for i, _ in pieces]
                         return self._send(200, {
                             "id": "chatcmpl-1", "object": "chat.completion", "model": stub.model,
-                            "choices": [{"index": 0, "finish_reason": "stop",
-                                         "message": {"role": "assistant", "content": text}}],
-                            "usage": usage})
+                            "choices": [choice], "usage": usage})
                     events = [{"id": "chatcmpl-1", "object": "chat.completion.chunk",
                                "choices": [{"index": 0, "delta": {"content": piece},
-                                            "finish_reason": None}]} for _, piece in pieces]
+                                            "finish_reason": None,
+                                            **({"logprobs": {"content": [logprobs[n]]}}
+                                               if logprobs is not None else {}),
+                                            **({"token_ids": [token]}
+                                               if body.get("return_token_ids") else {})}]}
+                              for n, (token, piece) in enumerate(pieces)]
                     events.append({"id": "chatcmpl-1", "object": "chat.completion.chunk",
                                    "choices": [{"index": 0, "delta": {},
                                                 "finish_reason": "stop"}]})

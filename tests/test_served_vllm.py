@@ -7,6 +7,7 @@ MODELTEST_VLLM_VENV picks the virtual environment (default ~/.cache/modeltest/vl
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from runners.cli import main
 from runners.demo import ensure_asset
@@ -107,3 +109,58 @@ def test_vllm_performance_sweep_streams_first_tokens(vllm_server, tmp_path):
         rows = list(csv.DictReader(handle))
     assert [int(r["output_len"]) for r in rows] == [16, 16]    # ignore_eos honoured
     assert all(0 < float(r["first_token_time(ms)"]) < float(r["ResponseTime(ms)"]) for r in rows)
+
+
+
+def _presized_textvqa(folder: Path) -> Path:
+    """The demo TextVQA set with every image already at the size Qwen2-VL's processor gives it
+    (qwen-vl-utils' smart size), so that neither the in-process resize (PIL) nor the server's
+    (its processor) changes a pixel; the question file in the copy."""
+    from inference.models.qwen2_vl import smart_size
+
+    shutil.copytree(ensure_asset("data", "textvqa"), folder)
+    for path in sorted(p for p in folder.rglob("*") if p.suffix in (".jpg", ".png")):
+        with Image.open(path) as image:
+            height, width = smart_size(image.height, image.width, 28, 4 * 28 * 28,
+                                       16384 * 28 * 28)
+            image.convert("RGB").resize((width, height), Image.Resampling.BICUBIC).save(
+                path.with_suffix(".png"))
+        if path.suffix != ".png":
+            path.unlink()
+    questions = next(folder.glob("*.jsonl"))
+    lines = [json.loads(line) for line in questions.read_text().splitlines()]
+    questions.write_text("".join(json.dumps({**line, "image": str(Path(line["image"])
+                                                                   .with_suffix(".png"))}) + "\n"
+                                 for line in lines))
+    return questions
+
+
+def test_vllm_log_probabilities_match_the_in_process_ones(vllm_server, tmp_path):
+    """runtime.logprobs=5 through vLLM's OpenAI server (tokens by id) against the same
+    checkpoint in-process. As the demo images are, the server resizes them itself, the pixels
+    differ a little and so do the distributions (a few steps above the vendor's KL limits);
+    with the images already at the processor's size, the distributions agree within the
+    vendor criterion."""
+    url, folder = vllm_server
+
+    def both(name, *task):
+        embedded, served = tmp_path / f"{name}_in_process", tmp_path / f"{name}_served"
+        assert main(["model=demo_qwen2_vl_served", "task=textvqa", "runtime.batch_size=1",
+                     "runtime.logprobs=5", f"output_dir={embedded}", *task]) == 0
+        assert main(["model=served", f"model.endpoint={url}", f"model.served_model={NAME}",
+                     f"model.model_path={folder}", "task=textvqa", "runtime.concurrency=4",
+                     "runtime.logprobs=5", f"output_dir={served}", *task,
+                     "model.extra_body={return_token_ids: true, "
+                     "return_tokens_as_token_ids: true}"]) == 0
+        assert main(["runner=compare", f"runner.a={embedded}", f"runner.b={served}",
+                     f"output_dir={tmp_path / name}", "runner.bootstrap=1000"]) == 0
+        return json.loads((tmp_path / name / "results" / "compare.json").read_text())
+
+    resized_by_server = both("demo_images")
+    assert resized_by_server["identical_ids"] == 12
+    assert resized_by_server["logprobs"]["samples"] == 12
+    assert 0 < resized_by_server["logprobs"]["max_kl"] < 1e-2
+    presized = both("presized", f"task.local_dataset_path={_presized_textvqa(tmp_path / 'data')}")
+    assert presized["identical_ids"] == 12 and presized["logprobs"]["samples"] == 12
+    criterion = presized["logprobs"]["vendor_criterion"]
+    assert criterion["passed"] is True, criterion

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from inference.fingerprints import batch_fingerprints
 from inference.media import load_image, load_video_frames
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
@@ -160,7 +161,7 @@ class ImageTextAdapter(ModelAdapter):
         # synced_gpus off: tensor-parallel ranks see identical logits and stop together, and
         # data-parallel groups must not wait on each other's decode steps.
         generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                          logits_processor=[clock.first_token], synced_gpus=False)
+                          logits_processor=clock.logits_processors(), synced_gpus=False)
         if ignore_eos:   # performance runs: always produce max_new_tokens
             generation.update(min_new_tokens=max_new_tokens)
         output = self.model.generate(**inputs, **generation)
@@ -174,20 +175,34 @@ class ImageTextAdapter(ModelAdapter):
             counts.append(len(kept))
             texts.append(decoder.decode(kept, skip_special_tokens=False))
             ids.append(cut_at_eos(kept, eos))
-        return Generation(texts, counts, prompt_len, steps=int(output.shape[1] - prompt_len),
-                          output_ids=ids, text_len=self._text_len(inputs), **clock.timings())
+        steps = int(output.shape[1] - prompt_len)
+        return Generation(texts, counts, prompt_len, steps=steps, output_ids=ids,
+                          text_len=self._text_len(inputs),
+                          top_logprobs=clock.row_logprobs(ids, steps), **clock.timings())
+
+    def _vision_token_ids(self) -> set[int]:
+        config = getattr(self.model, "config", None)
+        tokens = (getattr(config, name, None)
+                  for name in ("image_token_id", "video_token_id", "image_token_index"))
+        return {token for token in tokens if isinstance(token, int)}
 
     def _text_len(self, inputs) -> int:
         """Text tokens of the longest row: attended tokens that are not image/video tokens."""
         ids = inputs["input_ids"]
         mask = inputs.get("attention_mask")
         kept = mask.bool() if mask is not None else torch.ones_like(ids, dtype=torch.bool)
-        config = getattr(self.model, "config", None)
-        for name in ("image_token_id", "video_token_id", "image_token_index"):
-            token = getattr(config, name, None)
-            if isinstance(token, int):
-                kept &= ids != token
+        for token in self._vision_token_ids():
+            kept &= ids != token
         return int(kept.sum(dim=1).max()) if ids.numel() else 0
+
+    def input_fingerprints(self, batch: list[PreparedRequest], inputs) -> list[dict]:
+        """From the processor's batch: prompt ids per row and each row's pixel tensors."""
+        native = self.video_mode == "native"
+        images = [len(p.images) + (len(p.video_frames) if p.video_frames is not None
+                                   and not native else 0) for p in batch]
+        videos = [int(p.video_frames is not None and native) for p in batch]
+        return batch_fingerprints([p.media() for p in batch], inputs, self._vision_token_ids(),
+                                  images, videos)
 
     def _trim_padding(self, ids: list[int]) -> list[int]:
         return trim_padding(ids, self.tokenizer.pad_token_id)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
+from inference.fingerprints import decoded_media, hash_tensors, prompt_fields
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import ModelPathError, check_model_path, cut_at_eos, trim_padding
@@ -521,8 +522,10 @@ class DeepseekVL2Adapter(ModelAdapter):
 
     def prepare(self, request: Request) -> PreparedVL2:
         images = [load_image(p) for p in request.images]
-        if request.video:
-            images += load_video_frames(request.video, self.fps, self.max_frames)
+        frames = load_video_frames(request.video, self.fps, self.max_frames) \
+            if request.video else None
+        decoded = decoded_media(images, frames)
+        images += frames or []
         placeholders = request.text.count(IMAGE_TOKEN)
         if placeholders and placeholders != len(images):
             raise ValueError(f"the question holds {placeholders} {IMAGE_TOKEN} placeholders for "
@@ -532,7 +535,7 @@ class DeepseekVL2Adapter(ModelAdapter):
         for image in images:
             tiles, columns, rows = tile_image(image, self.spec, cropping)
             tiled.append((self._pixels(tiles), columns, rows))
-        return PreparedVL2(request, images, None, tiled)
+        return PreparedVL2(request, images, None, decoded, tiled)
 
     def _prompt_ids(self, prepared: PreparedVL2) -> list[int]:
         """<bos><|User|>: <image>\\n...{text}\\n\\n<|Assistant|>: with image tokens expanded;
@@ -552,6 +555,12 @@ class DeepseekVL2Adapter(ModelAdapter):
     def build_inputs(self, batch: list[PreparedVL2]) -> VL2Inputs:
         """Prompt token ids and tile pixels (tiling ran in prepare())."""
         return VL2Inputs([self._prompt_ids(p) for p in batch], [p.tiles for p in batch])
+
+    def input_fingerprints(self, batch: list[PreparedVL2], inputs: VL2Inputs) -> list[dict]:
+        """Prompt ids and the tile pixels of each row."""
+        return [{**p.media(), **prompt_fields(ids, {self.image_token_id}),
+                 "pixel_sha256": hash_tensors([pixels for pixels, _, _ in tiles])}
+                for p, ids, tiles in zip(batch, inputs.prompt_ids, inputs.tiles)]
 
     def embed(self, inputs: VL2Inputs) -> tuple[torch.Tensor, torch.Tensor]:
         """Left-padded input embeddings with image features in place, and the mask."""
@@ -594,7 +603,7 @@ class DeepseekVL2Adapter(ModelAdapter):
         embeddings, mask = self._embed(tiles, inputs.prompt_ids)
         generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                           pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id,
-                          synced_gpus=False, logits_processor=[clock.first_token])
+                          synced_gpus=False, logits_processor=clock.logits_processors())
         if ignore_eos:
             generation.update(min_new_tokens=max_new_tokens)
         output = self.model.language.generate(inputs_embeds=embeddings, attention_mask=mask,
@@ -610,4 +619,6 @@ class DeepseekVL2Adapter(ModelAdapter):
         text_len = max((sum(t != self.image_token_id for t in p) for p in inputs.prompt_ids),
                        default=0)
         return Generation(texts, counts, embeddings.shape[1], steps=int(output.shape[1]),
-                          output_ids=ids, text_len=int(text_len), **clock.timings())
+                          output_ids=ids, text_len=int(text_len),
+                          top_logprobs=clock.row_logprobs(ids, int(output.shape[1])),
+                          **clock.timings())

@@ -16,6 +16,7 @@ import math
 
 import torch
 
+from inference.fingerprints import decoded_media
 from inference.media import MediaError, _decode_video_frames_at, load_image, \
     require_regular_file, video_frame_count_and_rate, video_info
 from inference.video_cache import CACHE
@@ -161,6 +162,7 @@ class Qwen2VLAdapter(ImageTextAdapter):
         return tokens
 
     def prepare(self, request: Request) -> PreparedRequest:
-        images = [self.resize_image(load_image(p)) for p in request.images]
+        decoded = [load_image(p) for p in request.images]
+        images = [self.resize_image(image) for image in decoded]
         video = self.video_tensor(request.video) if request.video else None
-        return PreparedRequest(request, images, video)
+        return PreparedRequest(request, images, video, decoded_media(decoded, video))

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inference.fingerprints import decoded_media, hash_tensors, prompt_fields
 from inference.media import load_image
 from inference.models.base import ModelPathError
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
@@ -404,9 +405,10 @@ class VLMoAdapter(ModelAdapter):
     def prepare(self, request: Request) -> PreparedRequest:
         if not request.images:
             raise ValueError(f"VLMo needs an image (request {request.request_id})")
-        image = load_image(request.images[0]).resize((self.image_size, self.image_size),
-                                                     resample=3)   # bicubic, as square_transform
-        return PreparedRequest(request, [image])
+        decoded = load_image(request.images[0])
+        image = decoded.resize((self.image_size, self.image_size),
+                               resample=3)   # bicubic, as square_transform
+        return PreparedRequest(request, [image], decoded=decoded_media([decoded]))
 
     def build_inputs(self, batch: list[PreparedRequest]) -> VLMoInputs:
         import numpy as np
@@ -419,6 +421,17 @@ class VLMoAdapter(ModelAdapter):
         pixels = (pixels - 0.5) / 0.5   # inception normalisation
         return VLMoInputs(encoded["input_ids"], encoded["attention_mask"], pixels)
 
+    def input_fingerprints(self, batch: list[PreparedRequest], inputs: VLMoInputs) -> list[dict]:
+        """Text ids (padding removed) and each row's 480px pixels; the image's positions are
+        its patches and CLS token."""
+        fields = []
+        for index, prepared in enumerate(batch):
+            ids = inputs.text_ids[index][inputs.text_mask[index].bool()].tolist()
+            fields.append({**prepared.media(), **prompt_fields(ids, set()),
+                           "vision_tokens": self.config.grid ** 2 + 1,
+                           "pixel_sha256": hash_tensors([inputs.pixels[index]])})
+        return fields
+
     def generate(self, batch: list[PreparedRequest], max_new_tokens: int = 1,
                  ignore_eos: bool = False, inputs=None) -> Generation:
         """One forward per batch: the "generated" text is the top answer label."""
@@ -430,6 +443,8 @@ class VLMoAdapter(ModelAdapter):
         pixels = inputs.pixels.to(self.device, self.dtype)
         clock.inputs_on_device()
         logits = self.model(text_ids, text_mask, pixels)
+        if clock.step_logprobs is not None:   # one step: the distribution over the answers
+            clock.step_logprobs.record(logits)
         labels = logits.argmax(-1).tolist()
         best = logits.float().topk(min(5, logits.shape[-1]), dim=-1)
         top = [[[self.answers[i], round(v, 6)] for v, i in zip(values, indices)]
@@ -439,4 +454,6 @@ class VLMoAdapter(ModelAdapter):
         input_len = self.max_text_len + self.config.grid ** 2 + 1
         return Generation([self.answers[i] for i in labels], [1] * len(batch), input_len,
                           steps=1, output_ids=[[i] for i in labels], top_answers=top,
-                          text_len=int(inputs.text_mask.sum(dim=1).max()), **clock.timings())
+                          text_len=int(inputs.text_mask.sum(dim=1).max()),
+                          top_logprobs=clock.step_logprobs.rows([1] * len(batch))
+                          if clock.step_logprobs is not None else None, **clock.timings())

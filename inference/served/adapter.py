@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference.fingerprints import header_sizes, sha256_json
 from inference.models.base import ModelPathError, cut_at_eos
 from inference.models.protocol import (Generation, GenerationClock, ModelAdapter,
                                        PreparedRequest)
@@ -132,16 +133,34 @@ class ServedAdapter(ModelAdapter):
         """The calls prepare() made (the server runs the processor)."""
         return [p.call for p in batch]
 
+    def input_fingerprints(self, batch: list[ServedPrepared], inputs: list[ServedCall]
+                           ) -> list[dict]:
+        """The server runs the processor: what is known here is the request itself (its text,
+        rendered prompt and encoded media) and the images' sizes from their headers."""
+        return [{"image_sizes": header_sizes(p.request.images),
+                 "request_sha256": sha256_json([call.text, call.prompt, call.images,
+                                                call.video])}
+                for p, call in zip(batch, inputs)]
+
+    def set_logprobs(self, k: int) -> None:
+        if k and not self.api.returns_logprobs:
+            raise EndpointConfigError(
+                f"runtime.logprobs={k}: model.api={self.api.name} returns no log-probabilities "
+                f"(served: {', '.join(n for n, a in APIS.items() if a.returns_logprobs)})")
+        super().set_logprobs(k)
+
     def _generate(self, batch: list[ServedPrepared], inputs: list[ServedCall],
                   max_new_tokens: int, ignore_eos: bool,
                   clock: GenerationClock) -> ServedGeneration:
         """The calls sent `model.concurrency` at a time; each request has its own timings."""
-        options = Options(int(max_new_tokens), self.stop, ignore_eos, self.stream)
+        options = Options(int(max_new_tokens), self.stop, ignore_eos, self.stream,
+                          self.logprobs)
         self._broken = None      # set by a request that failed for good: the rest stay unsent
         clock.inputs_on_device()
         outcomes = list(self.pool.map(lambda call: self._send(call, options), inputs))
         clock.finish()
         result = ServedGeneration([], [], 0, clock.timings()["e2e_time"], 0.0, 0)
+        result.top_logprobs = [] if self.logprobs else None
         for reply, error, e2e, first in outcomes:
             failed = error is not None
             result.texts.append(None if failed else reply.text)
@@ -156,6 +175,8 @@ class ServedAdapter(ModelAdapter):
             result.e2e_times.append(e2e)
             result.first_token_times.append(first)
             result.prompt_tokens.append(0 if failed else (reply.prompt_tokens or 0))
+            if result.top_logprobs is not None:
+                result.top_logprobs.append(None if failed else reply.top_logprobs)
         result.prompt_len = max(result.prompt_tokens, default=0)
         result.first_token_time = min(result.first_token_times, default=0.0)
         result.steps = max(result.output_tokens, default=0)

@@ -16,6 +16,9 @@ class Reply:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     finish_reason: str | None = None
+    # runtime.logprobs: per generated step, the server's top-k as [token, log-prob] (token an
+    # id where the server names tokens by id, else its text)
+    top_logprobs: list | None = None
 
 
 @dataclass
@@ -24,12 +27,14 @@ class Options:
     stop: list[str]
     ignore_eos: bool = False
     stream: bool = False
+    logprobs: int = 0          # top-k log-probabilities per generated step (0: not asked)
 
 
 class ServedApi(ABC):
     name = ""
     framing = "sse"            # how streamed events are delimited: "sse" or "nul"
     text_in = True             # the prompt is rendered here with the checkpoint's template
+    returns_logprobs = False   # answers runtime.logprobs (top-k log-probabilities per step)
 
     def __init__(self, client: HttpClient, model_cfg: dict):
         self.client = client

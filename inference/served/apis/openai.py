@@ -4,14 +4,39 @@ and video content parts; the server applies the checkpoint's chat template, as t
 runtime does. Streaming: server-sent events of `chat.completion.chunk` objects."""
 from __future__ import annotations
 
+import re
+
 from inference.served.apis.base import Options, Reply, ServedApi
 from inference.served.http import EndpointError
 from inference.served.prompts import ServedCall, content_parts
 
 
+TOKEN_ID = re.compile(r"token_id:(\d+)")
+
+
+def read_logprobs(choice: dict) -> list | None:
+    """choices[].logprobs.content as [[token, log-prob], ...] per step, most likely first; a
+    token named `token_id:<n>` (vLLM's return_tokens_as_token_ids) becomes the id n."""
+    content = (choice.get("logprobs") or {}).get("content")
+    if content is None:
+        return None
+    steps = []
+    for step in content:
+        top = step.get("top_logprobs") or [step]
+        steps.append([[_token(entry.get("token")), float(entry.get("logprob"))]
+                      for entry in sorted(top, key=lambda e: -float(e.get("logprob")))])
+    return steps
+
+
+def _token(token):
+    match = TOKEN_ID.fullmatch(str(token))
+    return int(match.group(1)) if match else token
+
+
 class OpenAIApi(ServedApi):
     name = "openai"
     text_in = False
+    returns_logprobs = True
 
     @property
     def base(self) -> str:
@@ -46,6 +71,8 @@ class OpenAIApi(ServedApi):
             payload["stream_options"] = {"include_usage": True}
         if options.ignore_eos:   # vLLM's extension: exactly max_tokens tokens
             payload.update(ignore_eos=True, min_tokens=options.max_new_tokens)
+        if options.logprobs:
+            payload.update(logprobs=True, top_logprobs=options.logprobs)
         payload.update(self.extra)
         return f"{self.base}/chat/completions", payload
 
@@ -58,7 +85,8 @@ class OpenAIApi(ServedApi):
             raise self.fail("no choices[0].message in the reply", data) from None
         usage = data.get("usage") or {}
         return Reply(text, choice.get("token_ids"), usage.get("prompt_tokens"),
-                     usage.get("completion_tokens"), choice.get("finish_reason"))
+                     usage.get("completion_tokens"), choice.get("finish_reason"),
+                     read_logprobs(choice))
 
     def stream_event(self, event: dict, reply: Reply, call: ServedCall) -> str:
         self.check_error(event)
@@ -71,6 +99,9 @@ class OpenAIApi(ServedApi):
             piece += (choice.get("delta") or {}).get("content") or ""
             if choice.get("token_ids"):
                 reply.token_ids = (reply.token_ids or []) + list(choice["token_ids"])
+            steps = read_logprobs(choice)
+            if steps is not None:
+                reply.top_logprobs = (reply.top_logprobs or []) + steps
             reply.finish_reason = choice.get("finish_reason") or reply.finish_reason
         reply.text += piece
         return piece

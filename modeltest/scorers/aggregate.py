@@ -7,12 +7,16 @@
                                                   (f(records, metrics, task) -> None, adds to
                                                   metrics in place)
 Every task gets: overall and per subject, the total, errors, passes, the scorer's metric as
-the mean per-sample score in percent, the scorer's extra per-sample metrics, and its counts.
+the mean per-sample score in percent, the scorer's extra per-sample metrics, and its counts;
+each metric with its standard error and 95% interval (`<metric>_stderr`, `<metric>_ci95`),
+clustered by image or video where several questions share one, as lmms-eval reports them
+(modeltest/compare/statistics.py).
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
+from modeltest.compare.statistics import metric_uncertainty
 from modeltest.registry import import_attribute
 from modeltest.scorers.base import Scorer
 
@@ -28,11 +32,31 @@ def _summarize(records: list[dict], scorer: Scorer, metric: str | None) -> dict:
     scores = [float(r["score"] or 0.0) for r in records]
     summary["pass"] = sum(1 for s in scores if s >= 1.0)
     summary[metric] = 100.0 * sum(scores) / total if total else 0.0
+    clusters = [media_key(r) for r in records]
+    _add_uncertainty(summary, metric, scores, clusters)
     for name in scorer.extra_metrics:
         values = [float((r.get("extra") or {}).get(name, 0.0)) for r in records]
         summary[name] = 100.0 * sum(values) / total if total else 0.0
+        _add_uncertainty(summary, name, values, clusters)
     summary.update(scorer.counts(records))
     return summary
+
+
+def media_key(record: dict) -> str:
+    """What several questions may share: the video, else the images."""
+    return record.get("video") or "\0".join(record.get("images") or []) \
+        or str(record["question_id"])
+
+
+def _add_uncertainty(summary: dict, name: str, values: list[float], clusters: list) -> None:
+    """`<name>_stderr` and `<name>_ci95` ([low, high], points); null with fewer than two
+    samples (or clusters)."""
+    if len(values) < 2:
+        summary[f"{name}_stderr"], summary[f"{name}_ci95"] = None, None
+        return
+    estimate = metric_uncertainty(values, clusters)
+    summary[f"{name}_stderr"] = estimate["stderr"]
+    summary[f"{name}_ci95"] = list(estimate["ci95"]) if estimate["ci95"] else None
 
 
 def group_scores(subject_scores: dict[str, float], groups: dict[str, dict[str, float]]) -> dict:

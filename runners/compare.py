@@ -29,28 +29,12 @@ from runners.config import ConfigError, to_container
 from runners.output_lock import lock_output_dir
 from runners.token_decoding import token_decoder
 
-REQUIREMENTS = ("not_worse", "equivalent")
-
 
 def _settings(runner: dict) -> tuple[Settings, KlThresholds]:
+    """The settings, already checked by the schema (runners/schema.py CompareRunner)."""
     for side in ("a", "b"):
         if not runner[side]:
             raise ConfigError(f"runner.{side} is not set (a run's output_dir)")
-    if runner["require"] not in REQUIREMENTS:
-        raise ConfigError(f"runner.require={runner['require']}: unknown (known: "
-                          f"{', '.join(REQUIREMENTS)})")
-    numbers = {"runner.margin": runner["margin"], "runner.power": runner["power"],
-               **{f"runner.kl.{k}": v for k, v in runner["kl"].items()}}
-    for key, value in numbers.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigError(f"{key}={value}: must be a positive number")
-    if not runner["power"] < 1:
-        raise ConfigError(f"runner.power={runner['power']}: must be below 1")
-    for key in ("bootstrap", "seed"):
-        value = runner[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < (key == "bootstrap"):
-            raise ConfigError(f"runner.{key}={value}: must be a whole number"
-                              + (" of at least 1" if key == "bootstrap" else " >= 0"))
     return (Settings(float(runner["margin"]), runner["bootstrap"], runner["seed"],
                      float(runner["power"])),
             KlThresholds(float(runner["kl"]["token_kl"]), float(runner["kl"]["token_share"]),

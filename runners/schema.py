@@ -26,6 +26,20 @@ def at_least(minimum: float):
     return check
 
 
+def above(minimum: float):
+    def check(value, key):
+        if value <= minimum:
+            raise ConfigError(f"{key}={value}: must be above {minimum}")
+    return check
+
+
+def strictly_between(low: float, high: float):
+    def check(value, key):
+        if not low < value < high:
+            raise ConfigError(f"{key}={value}: must be above {low} and below {high}")
+    return check
+
+
 def between(low: float, high: float):
     def check(value, key):
         if not low <= value <= high:
@@ -166,9 +180,9 @@ class ClipCompareRunner:
 
 @dataclass
 class KLCriterion:
-    token_kl: float = checked(at_least(0))
-    token_share: float = checked(between(0, 1))
-    max_kl: float = checked(at_least(0))
+    token_kl: float = checked(above(0))
+    token_share: float = checked(strictly_between(0, 1))
+    max_kl: float = checked(above(0))
 
 
 @dataclass
@@ -178,12 +192,12 @@ class CompareRunner:
     a: Optional[str] = checked()
     b: Optional[str] = checked()
     labels: list[str] = checked()
-    margin: float = checked(at_least(0))
+    margin: float = checked(above(0))
     require: Literal["not_worse", "equivalent"] = checked()
     allow_mismatch: bool = checked()
     bootstrap: int = checked(at_least(1))
-    seed: int = checked()
-    power: float = checked(between(0, 1))
+    seed: int = checked(at_least(0))
+    power: float = checked(strictly_between(0, 1))
     kl: KLCriterion = checked()
     decode_tokens: bool = checked()
 

@@ -129,10 +129,12 @@ def test_environment_manifest_names_the_numerics_settings(monkeypatch):
 @pytest.mark.parametrize("overrides,named", [
     ([], "runner.a is not set"),
     (["runner.a=x"], "runner.b is not set"),
-    (["runner.a=x", "runner.b=y", "runner.require=perfect"], "runner.require=perfect: unknown"),
-    (["runner.a=x", "runner.b=y", "runner.margin=0"], "runner.margin=0: must be a positive"),
-    (["runner.a=x", "runner.b=y", "runner.bootstrap=0"], "runner.bootstrap=0: must be a whole"),
-    (["runner.a=x", "runner.b=y", "runner.power=1.5"], "runner.power=1.5: must be below 1"),
+    (["runner.a=x", "runner.b=y", "runner.require=perfect"],
+     "runner.require=perfect: must be 'not_worse' or 'equivalent'"),
+    (["runner.a=x", "runner.b=y", "runner.margin=0"], "runner.margin=0: must be above 0"),
+    (["runner.a=x", "runner.b=y", "runner.bootstrap=0"], "runner.bootstrap=0: must be at least 1"),
+    (["runner.a=x", "runner.b=y", "runner.power=1.5"],
+     "runner.power=1.5: must be above 0 and below 1"),
     (["runner.a=/nowhere", "runner.b=y"], "runner.a=/nowhere: no such folder"),
 ])
 def test_compare_settings_are_checked_first(overrides, named, capsys, tmp_path):

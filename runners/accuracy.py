@@ -18,7 +18,7 @@ from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
 from inference import video_cache
 from inference.engine import Engine
-from inference.models import check_model, create_adapter
+from inference.models import check_model, create_adapter, generation_settings
 from inference.requests import Request
 from modeltest.reports.batch_log import BatchLog
 from modeltest.reports.samples_log import SamplesLog, part_path
@@ -81,14 +81,24 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
         print(f"resuming: {len(records)} of {len(fingerprints)} samples already done in "
               f"{samples_path}{retry}", flush=True)
 
+    # the effective generation settings (model.generation, and the checkpoint's
+    # generation_config.json where from_checkpoint applies it): in summary.json and its notes
+    generation = generation_settings(cfg["model"]).with_max_new_tokens(_max_new_tokens(cfg))
+    run_.notes.extend(f"generation: {note}" for note in generation.notes)
     timing = {}
     if pending:
         timing = _generate(run_, pending, records, device, parallel, stamp)
     if not parallel.is_main:
         return 0
-    summary = write_reports(run_, records, timing)
+    summary = write_reports(run_, records, {"generation": generation.record(), **timing})
     _check_error_rate(run_, records)
     return apply_gate(cfg.get("gate"), summary, run_.results_dir)
+
+
+def _max_new_tokens(cfg: dict) -> int:
+    """model.generation.max_new_tokens, else the task's."""
+    value = cfg["model"]["generation"]["max_new_tokens"]
+    return int(value if value is not None else cfg["task"]["max_new_tokens"])
 
 
 def _check_error_rate(run_, records: list[dict]) -> None:
@@ -125,8 +135,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     batch_size = int(adapter.requests_per_batch or runtime["batch_size"])
     video_cache.configure_from(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
-    max_new = (cfg["model"].get("generation") or {}).get("max_new_tokens") \
-        or cfg["task"]["max_new_tokens"]
+    max_new = _max_new_tokens(cfg)
     everything = [Request(f, s.prompt, s.images, s.video, int(max_new))
                   for f, s in pending.items()]
     mine = everything[parallel.dp_rank::parallel.dp]

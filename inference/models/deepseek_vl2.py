@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
+from inference.generation import hf_generate_kwargs, resolve_generation, stop_ids, \
+    token_ids_only
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import ModelPathError, check_model_path, cut_at_eos, trim_padding
@@ -502,6 +504,10 @@ class DeepseekVL2Adapter(ModelAdapter):
         folder = check_model_path(model_cfg.get("model_path"))
         self.model, self.tokenizer, self.spec = load_original(folder, dtype, device, tp_mesh)
         self.ignored_tensors = self.model.ignored_tensors
+        # nothing of a generation_config.json reaches generate() but through model.generation
+        self.generation = resolve_generation(model_cfg)
+        language = self.model.language
+        language.generation_config = token_ids_only(language.generation_config)
         vision = model_cfg.get("vision") or {}
         self.fps = float(vision.get("fps", 0.5))
         self.max_frames = int(vision.get("max_frames", 4))
@@ -592,13 +598,11 @@ class DeepseekVL2Adapter(ModelAdapter):
         tiles = self._tiles_on_device(inputs)
         clock.inputs_on_device()
         embeddings, mask = self._embed(tiles, inputs.prompt_ids)
-        generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                          pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id,
-                          synced_gpus=False, logits_processor=[clock.first_token])
-        if ignore_eos:
-            generation.update(min_new_tokens=max_new_tokens)
+        generation = hf_generate_kwargs(self.generation, max_new_tokens, ignore_eos,
+                                        [clock.first_token], self.tokenizer.eos_token_id,
+                                        self.decoding_copy(self.tokenizer))
         output = self.model.language.generate(inputs_embeds=embeddings, attention_mask=mask,
-                                              **generation)
+                                              pad_token_id=self.pad_id, **generation)
         clock.finish()
         texts, counts, ids = [], [], []
         decoder = self.decoding_copy(self.tokenizer)
@@ -606,7 +610,7 @@ class DeepseekVL2Adapter(ModelAdapter):
             row = trim_padding(row, self.pad_id)
             counts.append(len(row))
             texts.append(decoder.decode(row, skip_special_tokens=False))
-            ids.append(cut_at_eos(row, self.tokenizer.eos_token_id))
+            ids.append(cut_at_eos(row, stop_ids(self.generation, self.tokenizer.eos_token_id)))
         text_len = max((sum(t != self.image_token_id for t in p) for p in inputs.prompt_ids),
                        default=0)
         return Generation(texts, counts, embeddings.shape[1], steps=int(output.shape[1]),

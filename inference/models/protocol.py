@@ -153,6 +153,8 @@ class ModelAdapter(ABC):
     # None: runtime.batch_size
     requests_per_batch: int | None = None
     device: str | None = None         # where the model runs (None: not in this process)
+    # a classifier answers with its best label (VLMo): no model.generation setting applies
+    classifier = False
 
     @staticmethod
     @abstractmethod

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference.generation import GenerationConfigError, resolve_generation, stop_ids
 from inference.models.base import ModelPathError, cut_at_eos
 from inference.models.protocol import (Generation, GenerationClock, ModelAdapter,
                                        PreparedRequest)
@@ -80,6 +81,15 @@ class ServedAdapter(ModelAdapter):
         path = model_cfg.get("model_path")
         if path and not Path(str(path)).expanduser().is_dir():
             raise EndpointConfigError(f"model.model_path={path}: no such directory")
+        settings = _generation(model_cfg)
+        unsent = [key for key, value in (("no_repeat_ngram_size", settings.no_repeat_ngram_size),
+                                         ("stop_token_ids", settings.stop_token_ids),
+                                         ("stop_strings", settings.stop_strings),
+                                         ("repetition_penalty", settings.repetition_penalty != 1))
+                  if value and key not in APIS[api].sends]
+        if unsent:
+            raise EndpointConfigError(f"model.generation.{unsent[0]}: api={api} cannot send it "
+                                      "to the server, so the server would decode without it")
 
     def __init__(self, model_cfg, device=None, dtype=None, tp_mesh=None):
         self.check(model_cfg)
@@ -93,7 +103,7 @@ class ServedAdapter(ModelAdapter):
         self.requests_per_batch = self.concurrency * 4   # per engine batch (one write each)
         self.stream = bool(model_cfg.get("stream", True))
         self.media = str(model_cfg.get("media", "base64"))
-        self.stop = list(model_cfg.get("stop_strings") or [])
+        self.generation = _generation(model_cfg)
         try:
             self.api = APIS[model_cfg.get("api", "openai")](self.client, model_cfg)
         except EndpointError as err:
@@ -136,7 +146,9 @@ class ServedAdapter(ModelAdapter):
                   max_new_tokens: int, ignore_eos: bool,
                   clock: GenerationClock) -> ServedGeneration:
         """The calls sent `model.concurrency` at a time; each request has its own timings."""
-        options = Options(int(max_new_tokens), self.stop, ignore_eos, self.stream)
+        options = Options(int(max_new_tokens), list(self.generation.stop_strings), ignore_eos,
+                          self.stream, self.generation.repetition_penalty,
+                          list(self.generation.stop_token_ids))
         self._broken = None      # set by a request that failed for good: the rest stay unsent
         clock.inputs_on_device()
         outcomes = list(self.pool.map(lambda call: self._send(call, options), inputs))
@@ -146,7 +158,7 @@ class ServedAdapter(ModelAdapter):
             failed = error is not None
             result.texts.append(None if failed else reply.text)
             ids = None if failed or reply.token_ids is None else \
-                cut_at_eos(list(reply.token_ids), self.eos_ids)
+                cut_at_eos(list(reply.token_ids), stop_ids(self.generation, self.eos_ids))
             result.output_ids.append(ids)
             count = 0 if failed else (reply.output_tokens if reply.output_tokens is not None
                                       else len(reply.token_ids or []))
@@ -205,6 +217,13 @@ class ServedAdapter(ModelAdapter):
             return None, err, time.perf_counter() - start, 0.0
         end = time.perf_counter()
         return reply, None, end - start, (first[0] or end) - start
+
+
+def _generation(model_cfg):
+    try:
+        return resolve_generation(model_cfg)
+    except GenerationConfigError as err:
+        raise EndpointConfigError(str(err)) from None
 
 
 def _eos_ids(model_path) -> list[int]:

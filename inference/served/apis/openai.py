@@ -12,6 +12,11 @@ from inference.served.prompts import ServedCall, content_parts
 class OpenAIApi(ServedApi):
     name = "openai"
     text_in = False
+    sends = ("repetition_penalty", "stop_strings", "stop_token_ids")
+
+    def __init__(self, client, model_cfg):
+        super().__init__(client, model_cfg)
+        self.token_ids = bool(model_cfg["return_token_ids"])
 
     @property
     def base(self) -> str:
@@ -36,12 +41,21 @@ class OpenAIApi(ServedApi):
                                 f"{self.client.endpoint} (it serves: {names})")
 
     def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
+        # greedy and every token-changing setting explicit: vLLM otherwise takes the
+        # checkpoint's generation_config.json values (repetition_penalty 1.05 on Qwen2-VL);
+        # return_token_ids (vLLM >= 0.10.2) gives the generated ids for output_ids
         payload = {"model": self.model,
                    "messages": [{"role": "user", "content": content_parts(call)}],
                    "max_tokens": options.max_new_tokens, "temperature": 0.0, "top_p": 1.0,
+                   "top_k": -1, "min_p": 0.0, "presence_penalty": 0.0,
+                   "frequency_penalty": 0.0, "repetition_penalty": options.repetition_penalty,
                    "n": 1, "stream": options.stream}
+        if self.token_ids:
+            payload["return_token_ids"] = True
         if options.stop:
             payload["stop"] = list(options.stop)
+        if options.stop_token_ids:
+            payload["stop_token_ids"] = list(options.stop_token_ids)
         if options.stream:
             payload["stream_options"] = {"include_usage": True}
         if options.ignore_eos:   # vLLM's extension: exactly max_tokens tokens

@@ -31,6 +31,7 @@ class TgiApi(ServedApi):
     def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
         parameters = {"max_new_tokens": options.max_new_tokens, "do_sample": False,
                       "details": True, "return_full_text": False}
+        parameters["repetition_penalty"] = options.repetition_penalty
         if options.stop:
             parameters["stop"] = list(options.stop)
         parameters.update(self.extra)

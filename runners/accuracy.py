@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
-from inference import video_cache
+from inference import media, video_cache
 from inference.engine import Engine
 from inference.models import check_model, create_adapter, generation_settings
 from inference.requests import Request
@@ -134,6 +134,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     # a served model: a batch is the requests sent concurrently between two writes
     batch_size = int(adapter.requests_per_batch or runtime["batch_size"])
     video_cache.configure_from(runtime)
+    media.configure_limits(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
     max_new = _max_new_tokens(cfg)
     everything = [Request(f, s.prompt, s.images, s.video, int(max_new))

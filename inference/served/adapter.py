@@ -26,6 +26,7 @@ from inference.requests import Request
 from inference.served.apis import APIS
 from inference.served.apis.base import Options, Reply
 from inference.served.http import EndpointError, HttpClient, expand_headers
+from inference.served.media_rules import image_preparer
 from inference.served.prompts import ServedCall, TemplateRenderer, media_url
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,10 @@ class ServedAdapter(ModelAdapter):
         path = model_cfg.get("model_path")
         if path and not Path(str(path)).expanduser().is_dir():
             raise EndpointConfigError(f"model.model_path={path}: no such directory")
+        try:
+            image_preparer(model_cfg)
+        except ValueError as err:
+            raise EndpointConfigError(str(err)) from None
         settings = _generation(model_cfg)
         unsent = [key for key, value in (("no_repeat_ngram_size", settings.no_repeat_ngram_size),
                                          ("stop_token_ids", settings.stop_token_ids),
@@ -104,6 +109,7 @@ class ServedAdapter(ModelAdapter):
         self.stream = bool(model_cfg.get("stream", True))
         self.media = str(model_cfg.get("media", "base64"))
         self.generation = _generation(model_cfg)
+        self.images = image_preparer(model_cfg)
         try:
             self.api = APIS[model_cfg.get("api", "openai")](self.client, model_cfg)
         except EndpointError as err:
@@ -129,8 +135,9 @@ class ServedAdapter(ModelAdapter):
     # -- the adapter protocol -------------------------------------------------------------
     def prepare(self, request: Request) -> ServedPrepared:
         """Encode the media (in the engine's loader threads); raises MediaError."""
-        call = ServedCall(request.request_id, request.text,
-                          [media_url(p, self.media) for p in request.images],
+        images = [self.images.url(p) if self.images else media_url(p, self.media)
+                  for p in request.images]
+        call = ServedCall(request.request_id, request.text, images,
                           media_url(request.video, self.media) if request.video else None)
         if self.renderer is not None:
             call.prompt = self.renderer.render(request.text, len(request.images),

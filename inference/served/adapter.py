@@ -31,6 +31,10 @@ from inference.served.prompts import ServedCall, TemplateRenderer, media_url
 
 log = logging.getLogger(__name__)
 
+# the longest text one token decodes to that a reply may average (byte-level vocabularies
+# hold runs of spaces or dashes of 16 to 32 characters; 64 leaves room)
+MAX_CHARACTERS_PER_TOKEN = 64
+
 
 
 class EndpointConfigError(ModelPathError):
@@ -153,6 +157,8 @@ class ServedAdapter(ModelAdapter):
                   max_new_tokens: int, ignore_eos: bool,
                   clock: GenerationClock) -> ServedGeneration:
         """The calls sent `model.concurrency` at a time; each request has its own timings."""
+        # room for the JSON and SSE framing of every token of an answer, and no more
+        self.client.max_reply_bytes = 65536 + int(max_new_tokens) * MAX_CHARACTERS_PER_TOKEN * 16
         options = Options(int(max_new_tokens), list(self.generation.stop_strings), ignore_eos,
                           self.stream, self.generation.repetition_penalty,
                           list(self.generation.stop_token_ids))
@@ -197,12 +203,39 @@ class ServedAdapter(ModelAdapter):
 
     # -- one request ------------------------------------------------------------------------
     def _send(self, call: ServedCall, options: Options):
-        """(reply, error, e2e seconds, first token seconds); never raises."""
+        """(reply, error, e2e seconds, first token seconds); never raises. A reply that is
+        not a whole answer (see `_bad_reply`) is asked again, `model.retries` times, and is
+        then that sample's error: never an answer."""
         with self._lock:
             if self._broken is not None:
                 return None, self._broken, 0.0, 0.0
             self.requests_sent += 1
         start = time.perf_counter()
+        for attempt in range(self.client.retries + 1):
+            reply, error, first = self._attempt(call, options)
+            if error is None:
+                bad = self._bad_reply(reply, options)
+                if bad is None:
+                    end = time.perf_counter()
+                    return reply, None, end - start, (first or end) - start
+                error = EndpointError(f"{self.endpoint} ({self.api.name}): a bad reply: {bad}",
+                                      transient=True, fatal=False)
+                error.bad_reply = True
+            if not getattr(error, "bad_reply", False) or attempt == self.client.retries:
+                break
+            with self._lock:     # a bad reply to this request: ask again
+                self.client.retried += 1
+            log.warning("%s; retry %d of %d", error, attempt + 1, self.client.retries)
+        if getattr(error, "bad_reply", False) and self.client.retries:
+            error.args = (f"{error.args[0]} (after {self.client.retries} retries)",)
+        with self._lock:
+            self.requests_failed += 1
+            if error.fatal:
+                self._broken = error
+        return None, error, time.perf_counter() - start, 0.0
+
+    def _attempt(self, call: ServedCall, options: Options):
+        """(reply, error, time of the first streamed token) of one request."""
         first = [None]
         try:
             path, payload = self.api.request(call, options)
@@ -217,13 +250,26 @@ class ServedAdapter(ModelAdapter):
             else:
                 reply = self.api.parse(self.client.post_json(path, payload), call)
         except EndpointError as err:
-            with self._lock:
-                self.requests_failed += 1
-                if err.fatal:
-                    self._broken = err
-            return None, err, time.perf_counter() - start, 0.0
-        end = time.perf_counter()
-        return reply, None, end - start, (first[0] or end) - start
+            return None, err, None
+        return reply, None, first[0]
+
+    def _bad_reply(self, reply: Reply, options: Options) -> str | None:
+        """Why `reply` is not a whole answer to a request for `options.max_new_tokens`
+        tokens, or None."""
+        if reply.null_content:
+            return "its content is null"
+        if self.api.reports_finish and not reply.finish_reason:
+            return "no finish reason (the reply or its stream ended before the answer did)"
+        most = options.max_new_tokens
+        counts = [("tokens", reply.output_tokens),
+                  ("token ids", None if reply.token_ids is None else len(reply.token_ids))]
+        for what, count in counts:
+            if count is not None and count > most:
+                return f"{count} {what} for max_new_tokens={most}"
+        if len(reply.text) > most * MAX_CHARACTERS_PER_TOKEN:
+            return (f"{len(reply.text)} characters for max_new_tokens={most} (at most "
+                    f"{MAX_CHARACTERS_PER_TOKEN} a token)")
+        return None
 
 
 def _generation(model_cfg):

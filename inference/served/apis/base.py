@@ -16,6 +16,7 @@ class Reply:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     finish_reason: str | None = None
+    null_content: bool = False             # the reply said `content: null`
 
 
 @dataclass
@@ -37,6 +38,9 @@ class ServedApi(ABC):
     # model.generation settings a request of this API can carry besides max_new_tokens and
     # greedy decoding; a run that sets another one is refused (it could not be honoured)
     sends = ("repetition_penalty", "stop_strings")
+    # its replies end with a finish reason (a streamed one in its last event): a reply
+    # without one was cut before its end
+    reports_finish = False
 
     def __init__(self, client: HttpClient, model_cfg: dict):
         self.client = client

@@ -12,6 +12,7 @@ from inference.served.prompts import ServedCall
 
 class MindieApi(ServedApi):
     name = "mindie"
+    reports_finish = True
 
     def preflight(self) -> None:
         self.client.ping("/health")

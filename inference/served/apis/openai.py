@@ -11,6 +11,7 @@ from inference.served.prompts import ServedCall, content_parts
 
 class OpenAIApi(ServedApi):
     name = "openai"
+    reports_finish = True
     text_in = False
     sends = ("repetition_penalty", "stop_strings", "stop_token_ids")
 
@@ -67,12 +68,13 @@ class OpenAIApi(ServedApi):
         self.check_error(data)
         try:
             choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
+            content = choice["message"].get("content")
         except (KeyError, IndexError, TypeError, AttributeError):
             raise self.fail("no choices[0].message in the reply", data) from None
         usage = data.get("usage") or {}
-        return Reply(text, choice.get("token_ids"), usage.get("prompt_tokens"),
-                     usage.get("completion_tokens"), choice.get("finish_reason"))
+        return Reply(content or "", choice.get("token_ids"), usage.get("prompt_tokens"),
+                     usage.get("completion_tokens"), choice.get("finish_reason"),
+                     null_content=content is None)
 
     def stream_event(self, event: dict, reply: Reply, call: ServedCall) -> str:
         self.check_error(event)

@@ -11,6 +11,7 @@ from inference.served.prompts import ServedCall
 
 class TgiApi(ServedApi):
     name = "tgi"
+    reports_finish = True
 
     def preflight(self) -> None:
         info = self.client.get_json("/info")

@@ -204,6 +204,21 @@ class ModelAdapter(ABC):
         vision tokens included, override it."""
         return len(request.text)
 
+    def context_length(self) -> int | None:
+        """The most positions the model's language model takes (its config's
+        max_position_embeddings), or None when unknown or not this process's to check (a
+        served model: the server refuses what it cannot take)."""
+        model = getattr(self, "model", None)
+        for owner in (model, getattr(model, "language", None)):
+            config = getattr(owner, "config", None)
+            if config is None:
+                continue
+            text = config.get_text_config() if hasattr(config, "get_text_config") else config
+            value = getattr(text, "max_position_embeddings", None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
     def close(self) -> None:
         """Release what the adapter holds besides the model (threads, connections)."""
 

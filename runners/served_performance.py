@@ -28,7 +28,7 @@ def run_served(hydra_cfg) -> int:
     from runners.performance import _report
 
     cfg = to_container(hydra_cfg)
-    run_ = open_run(hydra_cfg)
+    run_ = open_run(hydra_cfg, defer_config=True)    # config.yaml and results/ at the end
     with_image = [s for s in run_.samples if s.images]
     if not with_image:
         raise ConfigError(f"task {run_.task} has no image samples for runner=performance")
@@ -71,8 +71,8 @@ def run_served(hydra_cfg) -> int:
     finally:
         adapter.close()
     stats = adapter.run_stats()["served"]
-    _report(run_.output_dir, cfg, rows, 0.0, f"served ({stats['api']} at {stats['endpoint']})",
+    _report(run_, cfg, rows, 0.0, f"served ({stats['api']} at {stats['endpoint']})",
             {"demo_data": run_.demo_data,
              "demo_model": demo_asset(cfg["model"].get("model_path")) is not None})
-    write_text_atomic(run_.output_dir / "served_latency.json", json.dumps({**stats, "max_output_length": length, "levels": levels}, indent=2))
+    write_text_atomic(run_.results_dir / "served_latency.json", json.dumps({**stats, "max_output_length": length, "levels": levels}, indent=2))
     return 0

@@ -133,7 +133,7 @@ def test_vllm_performance_sweep_streams_first_tokens(vllm_server, tmp_path):
     assert main(["runner=performance", "model=served", f"model.endpoint={url}",
                  f"model.served_model={NAME}", "runner.batch_sizes=[1,2]",
                  "runner.max_output_length=16", f"output_dir={tmp_path}"]) == 0
-    with open(tmp_path / "served_performance.csv") as handle:
+    with open(tmp_path / "results" / "served_performance.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["output_len"]) for r in rows] == [16, 16]    # ignore_eos honoured
     assert all(0 < float(r["first_token_time(ms)"]) < float(r["ResponseTime(ms)"]) for r in rows)

@@ -18,7 +18,8 @@ BENCHMARK_COLUMNS = ["batch_size", "input_seq_len", "output_seq_len", "e2e_time(
 PERFORMANCE_COLUMNS = ["batch", "input_len", "output_len", "embedding_len",
                        "first_token_time(ms)", "non_first_token_time(ms)", "ResponseTime(ms)",
                        "E2E Throughput Average(Tokens/s)", "preprocess_time(ms)",
-                       "prefill_time(ms)", "text_len"]
+                       "prefill_time(ms)", "text_len", "repeats", "ResponseTime_spread(ms)",
+                       "non_first_token_time_spread(ms)"]
 
 
 def performance_row(batch: int, input_len: int, embedding_len: int, output_len: int,
@@ -40,7 +41,7 @@ def performance_row(batch: int, input_len: int, embedding_len: int, output_len: 
 def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
     with atomic_path(path) as temporary, open(temporary, "w", newline="",
                                               encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: f"{v:.3f}" if isinstance(v, float) else v for k, v in row.items()})

@@ -42,6 +42,9 @@ print(" ".join(m for m in ("torch", "transformers", "hydra", "runners") if u.fin
 
 launch() {
   local tp="" dp="" arg extra=() python=${PYTHON:-python} nproc_tp nproc_dp
+  # a Ctrl-C before the launcher starts: one line (the launcher has its own from then on)
+  trap 'echo "interrupted: nothing was written yet; rerun the same command to start again" >&2; exit 130' INT
+  trap 'echo "interrupted: nothing was written yet; rerun the same command to start again" >&2; exit 143' TERM
   for arg in "$@"; do
     case "$arg" in
       runtime.tp=*) tp=${arg#runtime.tp=} ;;

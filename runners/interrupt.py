@@ -45,11 +45,18 @@ def _say_once(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+_leaving = []
+
+
 def _early_handler(signum, frame):
     """Before the run's own handlers (imports) and after them (the interpreter closing)."""
+    code = EXIT_CODES.get(signum, 128 + signum)
+    if _leaving:      # the same signal again while the line is being printed: once is enough
+        os._exit(_leaving[0])
+    _leaving.append(code)
     _say_once(interrupted_message() if _progress else
               "interrupted: nothing was written yet; rerun the same command to start again")
-    os._exit(EXIT_CODES.get(signum, 128 + signum))
+    os._exit(code)
 
 
 def install_early_handlers() -> None:

@@ -86,6 +86,10 @@ def _exit_code(returncode: int) -> int:
 def launch(nproc: int, overrides: list[str]) -> int:
     command = [sys.executable, "-m", "runners.cli", *overrides]
     if nproc == 1:   # one process: it simply becomes this one
+        # ignored until runners.cli installs its handlers (an ignored signal stays ignored
+        # across exec; scripts/launch.sh sends a Ctrl-C again while the process still runs)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.execv(sys.executable, command)
     port = str(_free_port())
     workers: list[subprocess.Popen] = []
@@ -173,4 +177,9 @@ if __name__ == "__main__":
     from runners import interrupt
 
     interrupt.install_early_handlers()     # a Ctrl-C before the workers start: one line
+    if os.environ.pop("MODELTEST_DIE_WITH_PARENT", None):
+        # started by scripts/launch.sh, which waits for it: a SIGKILL of that script
+        # ends this launcher, and so (PR_SET_PDEATHSIG again) its workers
+        _die_with_parent(os.getppid())()
+        interrupt.install_early_handlers()   # _die_with_parent ignored them for a worker
     sys.exit(main())

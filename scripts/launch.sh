@@ -43,8 +43,9 @@ print(" ".join(m for m in ("torch", "transformers", "hydra", "runners") if u.fin
 launch() {
   local tp="" dp="" arg extra=() python=${PYTHON:-python} nproc_tp nproc_dp
   # a Ctrl-C before the launcher starts: one line (the launcher has its own from then on)
-  trap 'echo "interrupted: nothing was written yet; rerun the same command to start again" >&2; exit 130' INT
-  trap 'echo "interrupted: nothing was written yet; rerun the same command to start again" >&2; exit 143' TERM
+  # (said by this shell only: a command substitution's subshell may run the trap too)
+  trap '[ "$BASHPID" = "$$" ] && echo "interrupted: nothing was written yet; rerun the same command to start again" >&2; exit 130' INT
+  trap '[ "$BASHPID" = "$$" ] && echo "interrupted: nothing was written yet; rerun the same command to start again" >&2; exit 143' TERM
   for arg in "$@"; do
     case "$arg" in
       runtime.tp=*) tp=${arg#runtime.tp=} ;;
@@ -61,5 +62,32 @@ launch() {
   fi
   case "$dp" in ''|*[!0-9]*) nproc_dp=1 ;; *) nproc_dp=$dp ;; esac
   [ "$nproc_dp" -ge 1 ] || nproc_dp=1
-  exec "$python" -m runners.launch --nproc "${NPROC:-$(( nproc_tp * nproc_dp ))}" "$@" "${extra[@]}"
+  # The launcher runs as a background job: it starts with Ctrl-C and SIGTERM ignored, so that
+  # one landing while its interpreter starts is not an import's traceback, and this shell
+  # passes a signal on, again every second for a few seconds (until the launcher's own
+  # handlers take it: they count repeats as one request), then waits for its exit code.
+  local seen="" signals=0 before child code tries=0
+  trap 'seen=INT; signals=$(( signals + 1 ))' INT
+  trap 'seen=TERM; signals=$(( signals + 1 ))' TERM
+  ( trap '' INT TERM
+    MODELTEST_DIE_WITH_PARENT=1 exec "$python" -m runners.launch \
+        --nproc "${NPROC:-$(( nproc_tp * nproc_dp ))}" "$@" "${extra[@]}" < /dev/null ) &
+  child=$!
+  while :; do
+    before=$signals
+    wait "$child"; code=$?
+    if [ "$signals" = "$before" ]; then   # the launcher ended: its exit code is the run's
+      # (its status already taken by a wait that a signal cut short: it was asked to stop)
+      if [ "$code" -lt 0 ] || [ "$code" -eq 127 ]; then
+        [ "$seen" = TERM ] && code=143 || code=130
+      fi
+      exit "$code"
+    fi
+    # the wait was cut short by a signal: pass it on while the launcher still runs
+    while [ "$tries" -lt 10 ] && kill -0 "$child" 2>/dev/null; do
+      kill -s "$seen" "$child" 2>/dev/null
+      tries=$(( tries + 1 ))
+      sleep 1 & wait $! 2>/dev/null
+    done
+  done
 }

@@ -73,7 +73,7 @@ def _stop_at(out: Path, delay: float, signum: int) -> tuple[int, str, list[int]]
     return process.returncode, err, workers
 
 
-@pytest.mark.parametrize("delay", [0.2, 1.0, 2.5, 5.0, 9.0])
+@pytest.mark.parametrize("delay", [0.2, 0.6, 1.5, 3.0, 4.5, 6.0, 8.0, 11.0])
 def test_ctrl_c_at_any_moment_is_one_line(tmp_path, delay):
     code, err, workers = _stop_at(tmp_path / "out", delay, signal.SIGINT)
     if code == 0:       # the run finished first: nothing to check at this moment

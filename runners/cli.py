@@ -21,6 +21,7 @@ from inference.models import ModelPathError
 from modeltest.samples import DataError  # noqa: E402
 from runners.config import ConfigError, compose, to_container
 from runners.output_lock import release_output_locks
+from runners.run_settings import check_run_settings
 from runners.validation import validate
 
 # a folder that cannot take the run's files: one line naming the path, exit code 2
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             print(OmegaConf.to_yaml(cfg, resolve=True))
             return 0
         validate(to_container(cfg))
+        check_run_settings(to_container(cfg))
         return _runner(cfg.runner.name)(cfg)
     except KeyboardInterrupt as err:
         _say(interrupt.interrupted_message())

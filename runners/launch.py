@@ -53,10 +53,13 @@ def _free_port() -> int:
 def preflight(overrides: list[str]) -> int | None:
     """Check the config in this process; an exit code when it is bad, else None."""
     from runners.config import ConfigError, compose, to_container
+    from runners.run_settings import check_run_settings
     from runners.validation import validate
 
     try:
-        validate(to_container(compose(overrides)))
+        cfg = to_container(compose(overrides))
+        validate(cfg)
+        check_run_settings(cfg)
     except ConfigError as err:
         print(f"modeltest: error: {err}", file=sys.stderr, flush=True)
         return 2

@@ -14,7 +14,7 @@ from tabulate import tabulate
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import init_parallel, shutdown
 from inference.memory import peak_memory_mb, reset_peak
-from inference.models import check_model, create_adapter
+from inference.models import check_model, create_adapter, generation_settings
 from inference.models.base import synchronize
 from inference.requests import Request
 from modeltest.reports.performance_report import (performance_row, plot_performance,
@@ -224,6 +224,9 @@ def _report(run_, cfg: dict, rows: list[dict], peak: float, device: str,
     write_text_atomic(folder / "performance_summary.json", json.dumps({
         "model": model, "device": device, "tp": cfg["runtime"].get("tp", 1),
         "peak_memory_mb": peak, "rows": rows, "repeats": cfg["runner"]["repeats"],
+        # every request: exactly max_output_length tokens, with these settings
+        "generation": generation_settings(cfg["model"]).with_max_new_tokens(
+            cfg["runner"]["max_output_length"]).record(),
         "max_batch_size_within_latency": found, **demo, "notes": [note] if note else [],
         "versions": library_versions(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": cfg}, indent=2))

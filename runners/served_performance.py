@@ -25,7 +25,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def run_served(hydra_cfg) -> int:
-    from runners.performance import _report
+    from runners.performance import Heartbeat, _report, median_row
 
     cfg = to_container(hydra_cfg)
     run_ = open_run(hydra_cfg, defer_config=True)    # config.yaml and results/ at the end
@@ -48,15 +48,21 @@ def run_served(hydra_cfg) -> int:
         rows, levels = [], []
         for level in runner.get("batch_sizes") or range(1, 11):
             adapter.set_concurrency(int(level))
-            result = adapter.generate(requests(int(level)), length, ignore_eos=True)
-            failed = [e for e in result.errors if e]
-            if failed:
-                raise ConfigError(f"runner=performance at concurrency {level}: {failed[0]}")
-            prompt = round(statistics.mean(result.prompt_tokens))
-            output = round(statistics.mean(result.output_tokens))
-            first = statistics.mean(result.first_token_times)
-            rows.append(performance_row(int(level), prompt, prompt, output, result.e2e_time,
-                                        first))
+            runs = []
+            for repeat in range(1, int(runner["repeats"]) + 1):   # the median is reported
+                with Heartbeat(print, f"concurrency {level}, run {repeat}"):
+                    result = adapter.generate(requests(int(level)), length, ignore_eos=True)
+                failed = [e for e in result.errors if e]
+                if failed:
+                    raise ConfigError(f"runner=performance at concurrency {level}: {failed[0]}")
+                prompt = round(statistics.mean(result.prompt_tokens))
+                output = round(statistics.mean(result.output_tokens))
+                first = statistics.mean(result.first_token_times)
+                runs.append(performance_row(int(level), prompt, prompt, output,
+                                            result.e2e_time, first))
+                print(f"concurrency {level}, run {repeat} of {runner['repeats']}: "
+                      f"{result.e2e_time:.1f} s", flush=True)
+            rows.append(median_row(runs))
             levels.append({
                 "concurrency": int(level), "requests": len(result.texts),
                 "requests_per_second": len(result.texts) / result.e2e_time,

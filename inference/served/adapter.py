@@ -142,7 +142,8 @@ class ServedAdapter(ModelAdapter):
         images = [self.images.url(p) if self.images else media_url(p, self.media)
                   for p in request.images]
         call = ServedCall(request.request_id, request.text, images,
-                          media_url(request.video, self.media) if request.video else None)
+                          (self.images.video_url(request.video) if self.images
+                           else media_url(request.video, self.media)) if request.video else None)
         if self.renderer is not None:
             call.prompt = self.renderer.render(request.text, len(request.images),
                                                request.video is not None)

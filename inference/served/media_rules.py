@@ -21,12 +21,20 @@ RULES = ("qwen2_vl",)
 
 class Qwen2VLImages:
     """Images resized to qwen-vl-utils' smart size (factor = the checkpoint's patch size x
-    merge size; pixel limits from model.vision, as the qwen2_vl model yaml has them)."""
+    merge size; pixel limits from model.vision, as the qwen2_vl model yaml has them), and a
+    video's frames as the in-process adapter samples and resizes them."""
 
     def __init__(self, model_cfg):
         vision = model_cfg["vision"]
         self.min_pixels = float(vision["min_pixels"])
         self.max_pixels = float(vision["max_pixels"])
+        # the attributes Qwen2VLAdapter._decode_video reads (see video_url)
+        self.fps = float(vision["fps"])
+        self.min_frames = int(vision["min_frames"])
+        self.max_frames = int(vision["max_frames"])
+        self.video_min_pixels = float(vision["video_min_pixels"])
+        self.video_max_pixels = float(vision["video_max_pixels"])
+        self.video_total_pixels = float(vision["video_total_pixels"])
         self.factor = 28
         path = model_cfg.get("model_path")
         config = Path(str(path)) / "preprocessor_config.json" if path else None
@@ -46,6 +54,27 @@ class Qwen2VLImages:
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+    def video_url(self, path: str) -> str:
+        """The frames the in-process adapter gives its processor (qwen-vl-utils' frame count
+        and indices, each frame resized to its smart size), as vLLM's frame-list video URL
+        `data:video/jpeg;base64,<frame>,<frame>,...`; each frame is a lossless PNG (vLLM
+        opens each with PIL, which reads the format from the bytes, not from the URL)."""
+        from PIL import Image
+
+        from inference.media import require_regular_file
+        from inference.models.qwen2_vl import Qwen2VLAdapter
+
+        require_regular_file(path, "video")
+        # the adapter's own decoding, with this object's settings (the same attribute names)
+        frames = Qwen2VLAdapter._decode_video(self, path).permute(0, 2, 3, 1).numpy()
+        encoded = []
+        for frame in frames:
+            buffer = io.BytesIO()
+            Image.fromarray(frame).save(buffer, format="PNG")
+            encoded.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+        return "data:video/jpeg;base64," + ",".join(encoded)
 
 
 def image_preparer(model_cfg):

@@ -2,6 +2,7 @@
 Fidelity to the original code: tests/test_deepseek_vl2_fixtures.py."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +17,14 @@ from runners.cli import main
 from runners.demo import ensure_asset
 
 CANDIDATES = [(384, 384), (384, 768), (768, 384), (768, 768), (1152, 384)]
+
+
+def conf_generation(model: str) -> dict:
+    """conf/model/<model>.yaml's generation section (the defaults every model config has)."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{model}.yaml"
+    return yaml.safe_load(path.read_text())["generation"]
 
 
 @pytest.mark.parametrize("size, expected", [((400, 400), (768, 768)), ((1000, 300), (1152, 384)),
@@ -37,7 +46,8 @@ def test_tiles_and_token_count():
 
 def vl2_cfg(path=None):
     return {"adapter": "deepseek_vl2",
-            "model_path": str(path or ensure_asset("models", "deepseek_vl2"))}
+            "model_path": str(path or ensure_asset("models", "deepseek_vl2")),
+            "generation": conf_generation("demo_deepseek_vl2")}
 
 
 def test_batch_matches_single(tmp_path):

@@ -145,3 +145,18 @@ def test_served_requests_carry_the_settings(tmp_path, hub_checkpoint):
     cfg.generation.no_repeat_ngram_size = 3
     with pytest.raises(EndpointConfigError, match="no_repeat_ngram_size"):
         ServedAdapter.check(cfg)
+
+
+def test_stop_token_ids_end_a_row_in_process(tmp_path):
+    """A stop id ends generation where it appears and is cut from output_ids, as the end
+    of sequence is."""
+    def run(out, *extra):
+        assert main(["model=demo_qwen2_vl", "task=textvqa", "task.limit=3",
+                     "runtime.batch_size=3", f"output_dir={out}", *extra]) == 0
+        lines = (out / "debug" / "samples.jsonl").read_text().splitlines()
+        return {str(r["question_id"]): r["output_ids"] for r in map(json.loads, lines)}
+
+    plain = run(tmp_path / "plain")
+    key, ids = next((k, v) for k, v in plain.items() if len(v) >= 3)
+    stopped = run(tmp_path / "stopped", f"model.generation.stop_token_ids=[{ids[2]}]")
+    assert stopped[key] == ids[:ids.index(ids[2])]

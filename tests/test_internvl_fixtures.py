@@ -17,6 +17,14 @@ IMAGES = FIXTURES / "internvl_images"
 NAMES = ["internvl2_internlm2", "internvl_chat_v1_5", "internvl_chat_v1_2"]
 
 
+def conf_generation(model: str) -> dict:
+    """conf/model/<model>.yaml's generation section (the defaults every model config has)."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{model}.yaml"
+    return yaml.safe_load(path.read_text())["generation"]
+
+
 def reference(name):
     return json.loads((FIXTURES / name / "reference.json").read_text())
 
@@ -105,7 +113,8 @@ def _finite_bf16_logits(folder: Path, vision=None):
     from inference.requests import Request
 
     adapter = create_adapter({"adapter": "internvl", "model_path": str(folder),
-                              "vision": vision or {}}, "cpu", torch.bfloat16)
+                              "vision": vision or {},
+                              "generation": conf_generation("internvl")}, "cpu", torch.bfloat16)
     batch = [PreparedRequest(Request(str(i), "what is written here?"),
                              [Image.open(IMAGES / name)]) for i, name in enumerate(["wide.png", "tall.png"])]
     inputs = adapter.build_inputs(batch)

@@ -21,6 +21,14 @@ INTERNVL = FIXTURES / "internvl2_internlm2"
 VL2 = FIXTURES / "deepseek_vl2"
 
 
+def conf_generation(model: str) -> dict:
+    """conf/model/<model>.yaml's generation section (the defaults every model config has)."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{model}.yaml"
+    return yaml.safe_load(path.read_text())["generation"]
+
+
 def watch_fill(monkeypatch) -> list[dict]:
     """Record, each time a loader calls `fill`, how the model's parameters stand then."""
     calls = []
@@ -74,7 +82,8 @@ def test_vlmo_is_built_empty_and_reads_a_memory_mapped_checkpoint(monkeypatch):
 
     monkeypatch.setattr(vlmo, "read_checkpoint", read_noting)
     adapter = create_adapter({"adapter": "vlmo", "model_path": str(ensure_asset("models", "vlmo")),
-                              "vlmo": {"image_size": 64, "max_text_len": 40}}, "cpu",
+                              "vlmo": {"image_size": 64, "max_text_len": 40},
+                              "generation": conf_generation("demo_vlmo")}, "cpu",
                              torch.bfloat16)
     assert calls == [{"all_meta": True, "dtypes": {torch.bfloat16}}]
     assert mapped == [True]

@@ -2,6 +2,7 @@
 original unilm code is tested in test_vlmo_fixture.py."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,9 +15,18 @@ from runners.cli import main
 from runners.demo import ensure_asset
 
 
+def conf_generation(model: str) -> dict:
+    """conf/model/<model>.yaml's generation section (the defaults every model config has)."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{model}.yaml"
+    return yaml.safe_load(path.read_text())["generation"]
+
+
 def demo_cfg(**extra):
     return {"adapter": "vlmo", "model_path": str(ensure_asset("models", "vlmo")),
-            "vlmo": {"image_size": 64, "max_text_len": 40}, **extra}
+            "vlmo": {"image_size": 64, "max_text_len": 40},
+            "generation": conf_generation("demo_vlmo"), **extra}
 
 
 def test_sizes_are_read_off_the_tensors():

@@ -119,9 +119,11 @@ def check_generation(model_cfg, classifier: bool = False) -> None:
         raise GenerationConfigError(f"model.generation.from_checkpoint="
                                     f"{section['from_checkpoint']}: must be true or false")
     if classifier:
-        changed = [key for key in KEYS[1:]
-                   if section[key] not in (1.0, 0, False) and not (
-                       isinstance(section[key], Sequence) and not len(section[key]))]
+        neutral = {"repetition_penalty": lambda v: v == 1,
+                   "no_repeat_ngram_size": lambda v: v == 0,
+                   "stop_token_ids": lambda v: not len(v), "stop_strings": lambda v: not len(v),
+                   "from_checkpoint": lambda v: v is False}
+        changed = [key for key, is_neutral in neutral.items() if not is_neutral(section[key])]
         if changed:
             raise GenerationConfigError(
                 f"model.generation.{changed[0]}: this model is a classifier (it answers with "

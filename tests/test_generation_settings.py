@@ -115,9 +115,10 @@ def test_bad_generation_values_stop_before_loading(tmp_path, capsys, override, m
     assert err.startswith("modeltest: error: model.generation.") and message in err
 
 
-def test_a_classifier_refuses_generation_settings(tmp_path, capsys):
-    code = main(["model=demo_vlmo", "task=vqav2", "model.generation.repetition_penalty=1.2",
-                 f"output_dir={tmp_path}"])
+@pytest.mark.parametrize("override", ["model.generation.repetition_penalty=1.2",
+                                      "model.generation.from_checkpoint=true"])
+def test_a_classifier_refuses_generation_settings(tmp_path, capsys, override):
+    code = main(["model=demo_vlmo", "task=vqav2", override, f"output_dir={tmp_path}"])
     assert code == 2
     assert "classifier" in capsys.readouterr().err
 

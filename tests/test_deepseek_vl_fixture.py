@@ -23,6 +23,17 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "build"))
 from deepseek_vl_weights import build_checkpoint  # noqa: E402
 
 
+def conf_generation(model: str) -> dict:
+    """conf/model/<model>.yaml's generation section (the defaults every model config has)."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{model}.yaml"
+    return yaml.safe_load(path.read_text())["generation"]
+
+
+GEN = conf_generation("deepseek_vl")
+
+
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory):
     """The ~260 MB checkpoint, generated once per session (or kept between sessions in
@@ -73,7 +84,8 @@ def test_prompt_and_pixels_match_the_original(checkpoint):
     from inference.models.base import PreparedRequest
     from inference.requests import Request
 
-    adapter = create_adapter({"adapter": "deepseek_vl", "model_path": str(checkpoint)}, "cpu",
+    adapter = create_adapter({"adapter": "deepseek_vl", "generation": GEN,
+                              "model_path": str(checkpoint)}, "cpu",
                              torch.float32)
     for index, sample in enumerate(RECORDING["samples"]):
         image = Image.open(FIXTURE / "images" / sample["image"]).convert("RGB")
@@ -143,7 +155,8 @@ def test_placeholder_count_must_match_images(checkpoint):
     from inference.models.base import PreparedRequest
     from inference.requests import Request
 
-    adapter = create_adapter({"adapter": "deepseek_vl", "model_path": str(checkpoint)}, "cpu",
+    adapter = create_adapter({"adapter": "deepseek_vl", "generation": GEN,
+                              "model_path": str(checkpoint)}, "cpu",
                              torch.float32)
     image = Image.new("RGB", (32, 32))
     twice = PreparedRequest(Request("0", "<image_placeholder> or <image_placeholder>?"), [image])

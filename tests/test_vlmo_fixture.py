@@ -33,6 +33,17 @@ ANSWERS = [json.loads(line)["answer"] for line in
 LOGIT_TOLERANCE = 1e-5
 
 
+def conf_generation(model: str) -> dict:
+    """conf/model/<model>.yaml's generation section (the defaults every model config has)."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "conf" / "model" / f"{model}.yaml"
+    return yaml.safe_load(path.read_text())["generation"]
+
+
+GEN = conf_generation("vlmo")
+
+
 @pytest.fixture(scope="session")
 def vlmo_model_dir(tmp_path_factory):
     cache = os.environ.get("MODELTEST_FIXTURE_CACHE")
@@ -41,7 +52,7 @@ def vlmo_model_dir(tmp_path_factory):
 
 
 def fixture_cfg(folder, **extra):
-    return {"adapter": "vlmo", "model_path": str(folder), "dtype": "fp32",
+    return {"adapter": "vlmo", "generation": GEN, "model_path": str(folder), "dtype": "fp32",
             "vlmo": {"image_size": 480, "max_text_len": 40}, **extra}
 
 

@@ -17,9 +17,9 @@ from tqdm import tqdm
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
 from inference.environment import environment_manifest
-from inference import video_cache
+from inference import media, video_cache
 from inference.engine import Engine
-from runners.models import check_model, create_adapter
+from runners.models import check_model, create_adapter, generation_settings
 from inference.requests import Request
 from modeltest.reports.batch_log import BatchLog
 from modeltest.reports.logprobs_log import logprobs_line, logprobs_part_path
@@ -79,15 +79,26 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
         print(f"resuming: {len(records)} of {len(fingerprints)} samples already done in "
               f"{samples_path}{retry}", flush=True)
 
+    # the effective generation settings (model.generation, and the checkpoint's
+    # generation_config.json where from_checkpoint applies it): in summary.json and its notes
+    generation = generation_settings(cfg["model"]).with_max_new_tokens(_max_new_tokens(cfg))
+    run_.notes.extend(f"generation: {note}" for note in generation.notes)
     timing = {}
     if pending:
         timing = _generate(run_, pending, records, device, parallel, stamp)
     if not parallel.is_main:
         return 0
-    summary = write_reports(run_, records, timing, samples_path=samples_path)
+    summary = write_reports(run_, records, {"generation": generation.record(), **timing},
+                            samples_path=samples_path)
     ErrorBudget(cfg["runtime"]["max_error_rate"], len(run_.samples)).check_final(
         records, str(run_.results_dir / "summary.json"))
     return apply_gate(cfg["gate"], summary, run_.results_dir)
+
+
+def _max_new_tokens(cfg: dict) -> int:
+    """model.generation.max_new_tokens, else the task's."""
+    value = cfg["model"]["generation"]["max_new_tokens"]
+    return int(value if value is not None else cfg["task"]["max_new_tokens"])
 
 
 def _generate(run_, pending: dict, records: list[dict], device: str,
@@ -113,8 +124,9 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     # a served model: a batch is the requests sent concurrently between two writes
     batch_size = int(adapter.requests_per_batch or runtime["batch_size"])
     video_cache.configure_from(runtime)
+    media.configure_limits(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
-    max_new = cfg["model"]["generation"]["max_new_tokens"] or cfg["task"]["max_new_tokens"]
+    max_new = _max_new_tokens(cfg)
     everything = [Request(f, s.prompt, s.images, s.video, int(max_new))
                   for f, s in pending.items()]
     mine = everything[parallel.dp_rank::parallel.dp]

@@ -11,11 +11,16 @@ import logging
 import os
 import sys
 
-from inference.media import MediaError
-from inference.models.base import ModelPathError
-from modeltest.registry import Registry, RegistryError
-from modeltest.samples import DataError
 from runners import interrupt
+
+# Ctrl-C while torch and the rest import (seconds): one line, not an import's traceback
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "modeltest":
+    interrupt.install_early_handlers()
+
+from inference.media import MediaError  # noqa: E402  (after the early signal handlers)
+from inference.models.base import ModelPathError  # noqa: E402
+from modeltest.registry import Registry, RegistryError  # noqa: E402
+from modeltest.samples import DataError  # noqa: E402
 from runners.config import ConfigError, compose, to_container
 from runners.error_budget import ABORTED_EXIT_CODE, RunAborted
 from runners.output_lock import release_output_locks

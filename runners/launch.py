@@ -22,6 +22,10 @@ import time
 
 PR_SET_PDEATHSIG = 1
 GRACE_SECONDS = 20
+# after a Ctrl-C or SIGTERM the workers still running get it again this often, for this long
+# (a worker that was starting when it came had it ignored; one already stopping ignores it)
+RESEND_SECONDS = 2.0
+RESEND_FOR_SECONDS = 9.0
 
 
 def _die_with_parent(parent: int):
@@ -32,6 +36,11 @@ def _die_with_parent(parent: int):
             pass
         if os.getppid() != parent:   # the launcher died before the signal was armed
             os._exit(137)
+        # ignored until the worker's own handlers are installed (the first lines of
+        # runners.cli): a Ctrl-C while the interpreter starts would otherwise be an import's
+        # traceback. One that lands in that moment is sent again (RESEND_SECONDS).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return set_signal
 
 
@@ -100,13 +109,19 @@ def _exit_code(returncode: int) -> int:
 def launch(nproc: int, overrides: list[str]) -> int:
     command = [sys.executable, "-m", "runners.cli", *overrides]
     if nproc == 1:   # one process: it simply becomes this one
+        # ignored until runners.cli installs its handlers (an ignored signal stays ignored
+        # across exec; scripts/launch.sh sends a Ctrl-C again while the process still runs)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.execv(sys.executable, command)
     port = str(_free_port())
     workers: list[subprocess.Popen] = []
     received: list[float] = []      # when the first forwarded signal arrived
+    forwarded: list[int] = []       # which signal
 
     def forward(signum, frame) -> None:
         received.append(time.monotonic())
+        forwarded.append(signum)
         for worker in workers:
             if worker.poll() is None:
                 try:
@@ -122,6 +137,10 @@ def launch(nproc: int, overrides: list[str]) -> int:
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
         # as torchrun does: N processes must not each start a thread per core
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+        # a rank whose peer has stopped (Ctrl-C, a failure) must not print c10's warnings
+        # with their C++ stack dumps (TCPStore "Connection reset by peer"): it says one
+        # line through its own handling; errors still print
+        env.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
         workers.append(subprocess.Popen(command, env=env, preexec_fn=_die_with_parent(os.getpid())))
     failed_at: float | None = None
     failure = 0
@@ -136,6 +155,15 @@ def launch(nproc: int, overrides: list[str]) -> int:
         if received and time.monotonic() - received[0] > 60:   # asked to stop, still busy
             _stop(workers, signal.SIGKILL, 0.0)
             break
+        if received and time.monotonic() - received[-1] >= RESEND_SECONDS and \
+                time.monotonic() - received[0] <= RESEND_FOR_SECONDS:
+            received.append(time.monotonic())
+            for worker in workers:
+                if worker.poll() is None:
+                    try:
+                        worker.send_signal(forwarded[0])
+                    except ProcessLookupError:
+                        pass
         time.sleep(0.05)
     main = workers[0].returncode
     if main is not None and main >= 0 and (main != 0 or not failure):
@@ -168,4 +196,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from runners import interrupt
+
+    interrupt.install_early_handlers()     # a Ctrl-C before the workers start: one line
+    if os.environ.pop("MODELTEST_DIE_WITH_PARENT", None):
+        # started by scripts/launch.sh, which waits for it: a SIGKILL of that script
+        # ends this launcher, and so (PR_SET_PDEATHSIG again) its workers
+        _die_with_parent(os.getppid())()
+        interrupt.install_early_handlers()   # _die_with_parent ignored them for a worker
     sys.exit(main())

@@ -2,6 +2,7 @@
 family never imports the others."""
 from __future__ import annotations
 
+from inference.generation import GenerationConfigError, GenerationSettings, resolve_generation
 from inference.models.protocol import ModelAdapter
 from modeltest.registry import Registry, RegistryError
 from runners.config import ConfigError
@@ -25,8 +26,20 @@ def adapter_class(model_cfg: dict) -> type[ModelAdapter]:
 
 
 def check_model(model_cfg: dict) -> None:
-    """The checkpoint's files are there: a one-line error before anything loads."""
+    """The checkpoint's files are there and the generation settings usable: a one-line error
+    before anything loads."""
     adapter_class(model_cfg).check(model_cfg)
+    generation_settings(model_cfg)
+
+
+def generation_settings(model_cfg: dict) -> GenerationSettings:
+    """The effective generation settings of this model config (model.generation, and the
+    checkpoint's generation_config.json with from_checkpoint); a one-line ConfigError naming
+    the key on a bad value. Reads only small JSON files."""
+    try:
+        return resolve_generation(model_cfg, adapter_class(model_cfg).classifier)
+    except GenerationConfigError as err:
+        raise ConfigError(str(err)) from None
 
 
 def create_adapter(model_cfg: dict, device, dtype, tp_mesh=None) -> ModelAdapter:

@@ -75,11 +75,18 @@ class Runtime:
     max_error_rate: float = checked(between(0, 1))
     concurrency: int = checked(at_least(1))
     logprobs: int = checked(at_least(0))
+    verify_weights: bool = checked()
+    max_image_pixels: int = checked(at_least(1))
 
 
 @dataclass
 class Generation:
     max_new_tokens: Optional[int] = checked(at_least(1))
+    repetition_penalty: float = checked(above(0))
+    no_repeat_ngram_size: int = checked(at_least(0))
+    stop_token_ids: list[int] = checked(each=at_least(0))
+    stop_strings: list[str] = checked()
+    from_checkpoint: bool = checked()
 
 
 @dataclass
@@ -92,6 +99,31 @@ class Model:
     prompts: dict = checked()
     generation: Generation = checked()
     stop_strings: Optional[list[str]] = checked()
+
+
+def known_prepare_rule(value, key):
+    from inference.served.media_rules import RULES
+
+    if value not in RULES:
+        raise ConfigError(f"{key}={value}: unknown (known: {', '.join(RULES)}, or null)")
+
+
+@dataclass
+class ServedModel(Model):
+    """model.adapter=served: the endpoint's settings (conf/model/served.yaml)."""
+    endpoint: str = checked()
+    api: str = checked()
+    served_model: Optional[str] = checked()
+    headers: dict = checked()
+    timeout: float = checked(above(0))
+    retries: int = checked(at_least(0))
+    backoff: float = checked(at_least(0))
+    concurrency: int = checked(at_least(1))
+    stream: bool = checked()
+    media: Literal["base64", "file"] = checked()
+    extra_body: Optional[dict] = checked()
+    return_token_ids: bool = checked()
+    prepare_as: Optional[str] = checked(known_prepare_rule)
 
 
 @dataclass
@@ -163,6 +195,9 @@ class PerformanceRunner:
     batch_sizes: list[int] = checked(each=at_least(1))
     max_output_length: int = checked(at_least(1))
     warmup: int = checked(at_least(0))
+    repeats: int = checked(at_least(1))
+    max_latency_ms: Optional[float] = checked(above(0))
+    max_batch_size: int = checked(at_least(1))
 
 
 @dataclass
@@ -316,9 +351,16 @@ def check_section(values: Any, schema: type, prefix: str) -> None:
                 each(element, f"{key}[{index}]")
 
 
+# model.adapter -> a schema with the family's own keys (the rest: Model's)
+MODEL_SCHEMAS: dict[str, type] = {"served": ServedModel}
+
+
 def check_config(cfg: dict) -> None:
     """The whole composed config against the schema; ConfigError on the first bad value."""
     check_section(cfg, Root, "")
+    model = MODEL_SCHEMAS.get(cfg["model"]["adapter"])
+    if model is not None:
+        check_section(cfg["model"], model, "model.")
     runner = cfg.get("runner")
     if not isinstance(runner, dict) or not isinstance(runner.get("name"), str):
         raise ConfigError("runner.name: missing (choose runner=<name>)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 
-from runners.models import check_model, create_adapter
+from runners.models import check_model, create_adapter, generation_settings
 from inference.requests import Request
 from modeltest.reports.atomic import write_text_atomic
 from modeltest.reports.performance_report import performance_row, write_performance_report
@@ -25,8 +25,10 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def run_served(hydra_cfg) -> int:
+    from runners.performance import Heartbeat, median_row
+
     cfg = to_container(hydra_cfg)
-    run_ = open_run(hydra_cfg)
+    run_ = open_run(hydra_cfg, defer_config=True)    # config.yaml and results/ at the end
     with_image = [s for s in run_.samples if s.images]
     if not with_image:
         raise ConfigError(f"task {run_.task} has no image samples for runner=performance")
@@ -46,15 +48,21 @@ def run_served(hydra_cfg) -> int:
         rows, levels = [], []
         for level in runner["batch_sizes"]:
             adapter.set_concurrency(int(level))
-            result = adapter.generate(requests(int(level)), length, ignore_eos=True)
-            failed = [e for e in result.errors if e]
-            if failed:
-                raise ConfigError(f"runner=performance at concurrency {level}: {failed[0]}")
-            prompt = round(statistics.mean(result.prompt_tokens))
-            output = round(statistics.mean(result.output_tokens))
-            first = statistics.mean(result.first_token_times)
-            rows.append(performance_row(int(level), prompt, prompt, output, result.e2e_time,
-                                        first))
+            runs = []
+            for repeat in range(1, int(runner["repeats"]) + 1):   # the median is reported
+                with Heartbeat(print, f"concurrency {level}, run {repeat}"):
+                    result = adapter.generate(requests(int(level)), length, ignore_eos=True)
+                failed = [e for e in result.errors if e]
+                if failed:
+                    raise ConfigError(f"runner=performance at concurrency {level}: {failed[0]}")
+                prompt = round(statistics.mean(result.prompt_tokens))
+                output = round(statistics.mean(result.output_tokens))
+                first = statistics.mean(result.first_token_times)
+                runs.append(performance_row(int(level), prompt, prompt, output,
+                                            result.e2e_time, first))
+                print(f"concurrency {level}, run {repeat} of {runner['repeats']}: "
+                      f"{result.e2e_time:.1f} s", flush=True)
+            rows.append(median_row(runs))
             levels.append({
                 "concurrency": int(level), "requests": len(result.texts),
                 "requests_per_second": len(result.texts) / result.e2e_time,
@@ -69,7 +77,11 @@ def run_served(hydra_cfg) -> int:
     finally:
         adapter.close()
     stats = adapter.run_stats()["served"]
-    write_performance_report(run_.output_dir, cfg, rows, 0.0, f"served ({stats['api']} at {stats['endpoint']})",
-            {"demo_data": run_.demo_data, "demo_model": demo_model})
-    write_text_atomic(run_.output_dir / "served_latency.json", json.dumps({**stats, "max_output_length": length, "levels": levels}, indent=2))
+    generation = generation_settings(cfg["model"]).with_max_new_tokens(length).record()
+    write_performance_report(run_, cfg, rows, 0.0,
+                             f"served ({stats['api']} at {stats['endpoint']})",
+                             {"demo_data": run_.demo_data, "demo_model": demo_model}, generation)
+    write_text_atomic(run_.results_dir / "served_latency.json",
+                      json.dumps({**stats, "max_output_length": length, "levels": levels},
+                                 indent=2))
     return 0

@@ -50,6 +50,11 @@ class StubServer:
         self.answered = 0
         self.fail_first = 0                 # 503 for the first N generation requests
         self.fail_after: int | None = None  # 500 for every request after N answers
+        # bad replies to the next N generation requests (openai): "cut" (a stream ended
+        # before its finish reason and [DONE], a whole reply without a finish reason),
+        # "null" (content null), "huge" (an answer far longer than max_tokens allows)
+        self.bad_reply: str | None = None
+        self.bad_replies = 0
         self.non_json = False
         self.reject = None                  # body -> error message: a 4xx for that request
         self.delay = 0.0                    # seconds before each answer
@@ -240,6 +245,11 @@ class StubServer:
 
             def _reply(self, api, body, prompt, text, ids, stream):
                 pieces = list(ids)          # [(token id, its text)]
+                with stub.lock:
+                    bad = stub.bad_reply if stub.bad_replies > 0 else None
+                    stub.bad_replies -= 1 if bad else 0
+                if api == "openai" and bad:
+                    return self._bad_openai(bad, text, pieces, stream)
                 if api == "openai":
                     usage = {"prompt_tokens": 7, "completion_tokens": len(ids),
                              "total_tokens": 7 + len(ids)}
@@ -305,5 +315,24 @@ class StubServer:
                     if events:
                         events[-1].update(generated_text=text, details=details)
                     return self._stream(events)
+
+            def _bad_openai(self, bad, text, pieces, stream):
+                if bad == "huge":    # 200 KB of text, whatever max_tokens said
+                    text, pieces = "x" * 200_000, [(1, "x" * 1000)] * 200
+                if not stream:
+                    content = None if bad == "null" else text
+                    finish = None if bad == "cut" else "stop"
+                    return self._send(200, {"id": "chatcmpl-1", "object": "chat.completion",
+                                            "choices": [{"index": 0, "finish_reason": finish,
+                                                         "message": {"role": "assistant",
+                                                                     "content": content}}]})
+                events = [{"id": "chatcmpl-1", "object": "chat.completion.chunk",
+                           "choices": [{"index": 0, "delta": {"content": piece},
+                                        "finish_reason": None}]} for _, piece in pieces]
+                if bad == "cut":     # the connection closes mid-answer
+                    return self._stream(events[:max(1, len(events) // 2)])
+                events.append({"id": "chatcmpl-1", "object": "chat.completion.chunk",
+                               "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                return self._stream(events + ["[DONE]"])
 
         return Handler

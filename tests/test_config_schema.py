@@ -113,6 +113,7 @@ def test_malformed_vqav2_ids_name_file_and_entry(capsys, tmp_path):
     questions["questions"][2]["image_id"] = "not-a-number"
     bad = tmp_path / "questions.json"
     bad.write_text(json.dumps(questions))
+    capsys.readouterr()     # the demo build's lines
     err = one_line(capsys, "task=vqav2", f"task.question_file={bad}",
                    f"output_dir={tmp_path / 'out'}")
     assert f"{bad}#questions[2]: image_id 'not-a-number' is not a number" in err

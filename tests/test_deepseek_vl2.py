@@ -19,6 +19,7 @@ from conftest import model_config
 CANDIDATES = [(384, 384), (384, 768), (768, 384), (768, 768), (1152, 384)]
 
 
+
 @pytest.mark.parametrize("size, expected", [((400, 400), (768, 768)), ((1000, 300), (1152, 384)),
                                             ((300, 700), (384, 768)), ((100, 100), (384, 384))])
 def test_best_resolution_keeps_most_of_the_image(size, expected):

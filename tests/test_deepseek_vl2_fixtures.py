@@ -25,6 +25,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 NAMES = ["deepseek_vl2", "deepseek_vl2_small"]
 
 
+
+
 def reference(name: str) -> dict:
     return {s["question_id"]: s for s in
             json.loads((FIXTURES / name / "reference.json").read_text())["samples"]}

@@ -24,6 +24,8 @@ from deepseek_vl_weights import build_checkpoint  # noqa: E402
 from conftest import model_config
 
 
+
+
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory):
     """The ~260 MB checkpoint, generated once per session (or kept between sessions in

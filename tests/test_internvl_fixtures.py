@@ -18,6 +18,7 @@ IMAGES = FIXTURES / "internvl_images"
 NAMES = ["internvl2_internlm2", "internvl_chat_v1_5", "internvl_chat_v1_2"]
 
 
+
 def reference(name):
     return json.loads((FIXTURES / name / "reference.json").read_text())
 

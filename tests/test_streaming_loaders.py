@@ -22,6 +22,7 @@ INTERNVL = FIXTURES / "internvl2_internlm2"
 VL2 = FIXTURES / "deepseek_vl2"
 
 
+
 def watch_fill(monkeypatch) -> list[dict]:
     """Record, each time a loader calls `fill`, how the model's parameters stand then."""
     calls = []

@@ -15,6 +15,7 @@ from runners.demo import ensure_asset
 from conftest import model_config
 
 
+
 def demo_cfg(**extra):
     return model_config("demo_vlmo", **{"model_path": str(ensure_asset("models", "vlmo")),
                                         **extra})

@@ -34,6 +34,8 @@ ANSWERS = [json.loads(line)["answer"] for line in
 LOGIT_TOLERANCE = 1e-5
 
 
+
+
 @pytest.fixture(scope="session")
 def vlmo_model_dir(tmp_path_factory):
     cache = os.environ.get("MODELTEST_FIXTURE_CACHE")

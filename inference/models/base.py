@@ -9,6 +9,8 @@ from typing import Any
 import torch
 
 from inference.fingerprints import batch_fingerprints
+from inference.generation import hf_generate_kwargs, resolve_generation, stop_ids, \
+    token_ids_only
 from inference.media import load_image, load_video_frames
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
@@ -84,6 +86,10 @@ class ImageTextAdapter(ModelAdapter):
             shard_model(self.model, tp_mesh)
             self.model = self.model.to(device)
         self.model = self.model.eval()
+        # the checkpoint's generation_config.json reaches generate() only through
+        # model.generation (inference/generation.py): its token ids are kept, nothing else
+        self.generation = resolve_generation(model_cfg)
+        self.model.generation_config = token_ids_only(self.model.generation_config)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
         vision_cfg = model_cfg["vision"]
@@ -158,17 +164,16 @@ class ImageTextAdapter(ModelAdapter):
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         clock.inputs_on_device()
-        # synced_gpus off: tensor-parallel ranks see identical logits and stop together, and
-        # data-parallel groups must not wait on each other's decode steps.
-        generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                          logits_processor=clock.logits_processors(), synced_gpus=False)
-        if ignore_eos:   # performance runs: always produce max_new_tokens
-            generation.update(min_new_tokens=max_new_tokens)
+        generation = hf_generate_kwargs(self.generation, max_new_tokens, ignore_eos,
+                                        clock.logits_processors(),
+                                        self.model.generation_config.eos_token_id,
+                                        self.decoding_copy(self.tokenizer),
+                                        inputs.get("attention_mask"))
         output = self.model.generate(**inputs, **generation)
         clock.finish()
         prompt_len = inputs["input_ids"].shape[1]
         texts, counts, ids = [], [], []
-        eos = self.model.generation_config.eos_token_id
+        eos = stop_ids(self.generation, self.model.generation_config.eos_token_id)
         decoder = self.decoding_copy(self.tokenizer)
         for row in output[:, prompt_len:].tolist():
             kept = self._trim_padding(row)

@@ -31,6 +31,8 @@ from PIL import Image, ImageOps
 from torch import nn
 
 from inference.fingerprints import decoded_media, hash_tensors, prompt_fields
+from inference.generation import hf_generate_kwargs, resolve_generation, stop_ids, \
+    token_ids_only
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import ModelPathError, check_model_path, cut_at_eos, trim_padding
@@ -503,6 +505,10 @@ class DeepseekVL2Adapter(ModelAdapter):
         folder = check_model_path(model_cfg["model_path"])
         self.model, self.tokenizer, self.spec = load_original(folder, dtype, device, tp_mesh)
         self.ignored_tensors = self.model.ignored_tensors
+        # nothing of a generation_config.json reaches generate() but through model.generation
+        self.generation = resolve_generation(model_cfg)
+        language = self.model.language
+        language.generation_config = token_ids_only(language.generation_config)
         vision_cfg = model_cfg["vision"]
         self.fps = float(vision_cfg["fps"])
         self.max_frames = int(vision_cfg["max_frames"])
@@ -601,13 +607,11 @@ class DeepseekVL2Adapter(ModelAdapter):
         tiles = self._tiles_on_device(inputs)
         clock.inputs_on_device()
         embeddings, mask = self._embed(tiles, inputs.prompt_ids)
-        generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                          pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id,
-                          synced_gpus=False, logits_processor=clock.logits_processors())
-        if ignore_eos:
-            generation.update(min_new_tokens=max_new_tokens)
+        generation = hf_generate_kwargs(self.generation, max_new_tokens, ignore_eos,
+                                        clock.logits_processors(), self.tokenizer.eos_token_id,
+                                        self.decoding_copy(self.tokenizer))
         output = self.model.language.generate(inputs_embeds=embeddings, attention_mask=mask,
-                                              **generation)
+                                              pad_token_id=self.pad_id, **generation)
         clock.finish()
         texts, counts, ids = [], [], []
         decoder = self.decoding_copy(self.tokenizer)
@@ -615,7 +619,7 @@ class DeepseekVL2Adapter(ModelAdapter):
             row = trim_padding(row, self.pad_id)
             counts.append(len(row))
             texts.append(decoder.decode(row, skip_special_tokens=False))
-            ids.append(cut_at_eos(row, self.tokenizer.eos_token_id))
+            ids.append(cut_at_eos(row, stop_ids(self.generation, self.tokenizer.eos_token_id)))
         text_len = max((sum(t != self.image_token_id for t in p) for p in inputs.prompt_ids),
                        default=0)
         return Generation(texts, counts, embeddings.shape[1], steps=int(output.shape[1]),

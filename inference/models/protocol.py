@@ -177,6 +177,8 @@ class ModelAdapter(ABC):
     requests_per_batch: int | None = None
     device: str | None = None         # where the model runs (None: not in this process)
     logprobs: int = 0                 # runtime.logprobs: top-k per generated step (0: off)
+    # a classifier answers with its best label (VLMo): no model.generation setting applies
+    classifier = False
 
     @staticmethod
     @abstractmethod
@@ -239,6 +241,21 @@ class ModelAdapter(ABC):
         by length: here the text's characters; families that know their token counts,
         vision tokens included, override it."""
         return len(request.text)
+
+    def context_length(self) -> int | None:
+        """The most positions the model's language model takes (its config's
+        max_position_embeddings), or None when unknown or not this process's to check (a
+        served model: the server refuses what it cannot take)."""
+        model = getattr(self, "model", None)
+        for owner in (model, getattr(model, "language", None)):
+            config = getattr(owner, "config", None)
+            if config is None:
+                continue
+            text = config.get_text_config() if hasattr(config, "get_text_config") else config
+            value = getattr(text, "max_position_embeddings", None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
 
     def close(self) -> None:
         """Release what the adapter holds besides the model (threads, connections)."""

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inference.fingerprints import decoded_media, hash_tensors, prompt_fields
+from inference.generation import resolve_generation
 from inference.media import load_image
 from inference.models.base import ModelPathError
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
@@ -379,9 +380,11 @@ def load_model(files: dict[str, Path], model_cfg, device: str, dtype: torch.dtyp
 
 
 class VLMoAdapter(ModelAdapter):
-    """Classification, not generation: the "generated" text is the top answer label."""
+    """Classification, not generation: the "generated" text is the top answer label (so no
+    model.generation setting applies: check_generation refuses any but the neutral ones)."""
 
     video_mode = "frames"
+    classifier = True
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -401,6 +404,7 @@ class VLMoAdapter(ModelAdapter):
             raise ModelPathError(f"{files['vocab_file']}: {len(self.tokenizer)} tokens, but the "
                                  f"checkpoint embeds {self.config.vocab_size}")
         self.device, self.dtype = device, dtype
+        self.generation = resolve_generation(model_cfg, classifier=True)
 
     def prepare(self, request: Request) -> PreparedRequest:
         if not request.images:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.fingerprints import header_sizes, sha256_json
+from inference.generation import GenerationConfigError, resolve_generation, stop_ids
 from inference.models.base import ModelPathError, cut_at_eos
 from inference.models.protocol import (Generation, GenerationClock, ModelAdapter,
                                        PreparedRequest)
@@ -26,9 +27,14 @@ from inference.requests import Request
 from inference.served.apis import APIS
 from inference.served.apis.base import Options, Reply
 from inference.served.http import EndpointError, HttpClient, expand_headers
+from inference.served.media_rules import image_preparer
 from inference.served.prompts import ServedCall, TemplateRenderer, media_url
 
 log = logging.getLogger(__name__)
+
+# the longest text one token decodes to that a reply may average (byte-level vocabularies
+# hold runs of spaces or dashes of 16 to 32 characters; 64 leaves room)
+MAX_CHARACTERS_PER_TOKEN = 64
 
 
 
@@ -81,6 +87,19 @@ class ServedAdapter(ModelAdapter):
         path = model_cfg.get("model_path")
         if path and not Path(str(path)).expanduser().is_dir():
             raise EndpointConfigError(f"model.model_path={path}: no such directory")
+        try:
+            image_preparer(model_cfg)
+        except ValueError as err:
+            raise EndpointConfigError(str(err)) from None
+        settings = _generation(model_cfg)
+        unsent = [key for key, value in (("no_repeat_ngram_size", settings.no_repeat_ngram_size),
+                                         ("stop_token_ids", settings.stop_token_ids),
+                                         ("stop_strings", settings.stop_strings),
+                                         ("repetition_penalty", settings.repetition_penalty != 1))
+                  if value and key not in APIS[api].sends]
+        if unsent:
+            raise EndpointConfigError(f"model.generation.{unsent[0]}: api={api} cannot send it "
+                                      "to the server, so the server would decode without it")
 
     def __init__(self, model_cfg, device=None, dtype=None, tp_mesh=None):
         self.check(model_cfg)
@@ -94,7 +113,8 @@ class ServedAdapter(ModelAdapter):
         self.requests_per_batch = self.concurrency * 4   # per engine batch (one write each)
         self.stream = bool(model_cfg["stream"])
         self.media = str(model_cfg["media"])
-        self.stop = list(model_cfg.get("stop_strings") or [])
+        self.generation = _generation(model_cfg)
+        self.images = image_preparer(model_cfg)
         try:
             self.api = APIS[model_cfg["api"]](self.client, model_cfg)
         except EndpointError as err:
@@ -120,9 +140,11 @@ class ServedAdapter(ModelAdapter):
     # -- the adapter protocol -------------------------------------------------------------
     def prepare(self, request: Request) -> ServedPrepared:
         """Encode the media (in the engine's loader threads); raises MediaError."""
-        call = ServedCall(request.request_id, request.text,
-                          [media_url(p, self.media) for p in request.images],
-                          media_url(request.video, self.media) if request.video else None)
+        images = [self.images.url(p) if self.images else media_url(p, self.media)
+                  for p in request.images]
+        call = ServedCall(request.request_id, request.text, images,
+                          (self.images.video_url(request.video) if self.images
+                           else media_url(request.video, self.media)) if request.video else None)
         if self.renderer is not None:
             call.prompt = self.renderer.render(request.text, len(request.images),
                                                request.video is not None)
@@ -153,8 +175,12 @@ class ServedAdapter(ModelAdapter):
                   max_new_tokens: int, ignore_eos: bool,
                   clock: GenerationClock) -> ServedGeneration:
         """The calls sent `model.concurrency` at a time; each request has its own timings."""
-        options = Options(int(max_new_tokens), self.stop, ignore_eos, self.stream,
-                          self.logprobs)
+        # room for the JSON and SSE framing of every token of an answer, and no more
+        self.client.max_reply_bytes = 65536 + int(max_new_tokens) * MAX_CHARACTERS_PER_TOKEN * 16
+        options = Options(int(max_new_tokens), list(self.generation.stop_strings), ignore_eos,
+                          self.stream, logprobs=self.logprobs,
+                          repetition_penalty=self.generation.repetition_penalty,
+                          stop_token_ids=list(self.generation.stop_token_ids))
         self._broken = None      # set by a request that failed for good: the rest stay unsent
         clock.inputs_on_device()
         outcomes = list(self.pool.map(lambda call: self._send(call, options), inputs))
@@ -165,7 +191,7 @@ class ServedAdapter(ModelAdapter):
             failed = error is not None
             result.texts.append(None if failed else reply.text)
             ids = None if failed or reply.token_ids is None else \
-                cut_at_eos(list(reply.token_ids), self.eos_ids)
+                cut_at_eos(list(reply.token_ids), stop_ids(self.generation, self.eos_ids))
             result.output_ids.append(ids)
             count = 0 if failed else (reply.output_tokens if reply.output_tokens is not None
                                       else len(reply.token_ids or []))
@@ -199,12 +225,39 @@ class ServedAdapter(ModelAdapter):
 
     # -- one request ------------------------------------------------------------------------
     def _send(self, call: ServedCall, options: Options):
-        """(reply, error, e2e seconds, first token seconds); never raises."""
+        """(reply, error, e2e seconds, first token seconds); never raises. A reply that is
+        not a whole answer (see `_bad_reply`) is asked again, `model.retries` times, and is
+        then that sample's error: never an answer."""
         with self._lock:
             if self._broken is not None:
                 return None, self._broken, 0.0, 0.0
             self.requests_sent += 1
         start = time.perf_counter()
+        for attempt in range(self.client.retries + 1):
+            reply, error, first = self._attempt(call, options)
+            if error is None:
+                bad = self._bad_reply(reply, options)
+                if bad is None:
+                    end = time.perf_counter()
+                    return reply, None, end - start, (first or end) - start
+                error = EndpointError(f"{self.endpoint} ({self.api.name}): a bad reply: {bad}",
+                                      transient=True, fatal=False)
+                error.bad_reply = True
+            if not getattr(error, "bad_reply", False) or attempt == self.client.retries:
+                break
+            with self._lock:     # a bad reply to this request: ask again
+                self.client.retried += 1
+            log.warning("%s; retry %d of %d", error, attempt + 1, self.client.retries)
+        if getattr(error, "bad_reply", False) and self.client.retries:
+            error.args = (f"{error.args[0]} (after {self.client.retries} retries)",)
+        with self._lock:
+            self.requests_failed += 1
+            if error.fatal:
+                self._broken = error
+        return None, error, time.perf_counter() - start, 0.0
+
+    def _attempt(self, call: ServedCall, options: Options):
+        """(reply, error, time of the first streamed token) of one request."""
         first = [None]
         try:
             path, payload = self.api.request(call, options)
@@ -219,13 +272,33 @@ class ServedAdapter(ModelAdapter):
             else:
                 reply = self.api.parse(self.client.post_json(path, payload), call)
         except EndpointError as err:
-            with self._lock:
-                self.requests_failed += 1
-                if err.fatal:
-                    self._broken = err
-            return None, err, time.perf_counter() - start, 0.0
-        end = time.perf_counter()
-        return reply, None, end - start, (first[0] or end) - start
+            return None, err, None
+        return reply, None, first[0]
+
+    def _bad_reply(self, reply: Reply, options: Options) -> str | None:
+        """Why `reply` is not a whole answer to a request for `options.max_new_tokens`
+        tokens, or None."""
+        if reply.null_content:
+            return "its content is null"
+        if self.api.reports_finish and not reply.finish_reason:
+            return "no finish reason (the reply or its stream ended before the answer did)"
+        most = options.max_new_tokens
+        counts = [("tokens", reply.output_tokens),
+                  ("token ids", None if reply.token_ids is None else len(reply.token_ids))]
+        for what, count in counts:
+            if count is not None and count > most:
+                return f"{count} {what} for max_new_tokens={most}"
+        if len(reply.text) > most * MAX_CHARACTERS_PER_TOKEN:
+            return (f"{len(reply.text)} characters for max_new_tokens={most} (at most "
+                    f"{MAX_CHARACTERS_PER_TOKEN} a token)")
+        return None
+
+
+def _generation(model_cfg):
+    try:
+        return resolve_generation(model_cfg)
+    except GenerationConfigError as err:
+        raise EndpointConfigError(str(err)) from None
 
 
 def _eos_ids(model_path) -> list[int]:

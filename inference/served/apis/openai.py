@@ -35,8 +35,14 @@ def _token(token):
 
 class OpenAIApi(ServedApi):
     name = "openai"
+    reports_finish = True
     text_in = False
     returns_logprobs = True
+    sends = ("repetition_penalty", "stop_strings", "stop_token_ids")
+
+    def __init__(self, client, model_cfg):
+        super().__init__(client, model_cfg)
+        self.token_ids = bool(model_cfg["return_token_ids"])
 
     @property
     def base(self) -> str:
@@ -61,12 +67,21 @@ class OpenAIApi(ServedApi):
                                 f"{self.client.endpoint} (it serves: {names})")
 
     def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
+        # greedy and every token-changing setting explicit: vLLM otherwise takes the
+        # checkpoint's generation_config.json values (repetition_penalty 1.05 on Qwen2-VL);
+        # return_token_ids (vLLM >= 0.10.2) gives the generated ids for output_ids
         payload = {"model": self.model,
                    "messages": [{"role": "user", "content": content_parts(call)}],
                    "max_tokens": options.max_new_tokens, "temperature": 0.0, "top_p": 1.0,
+                   "top_k": -1, "min_p": 0.0, "presence_penalty": 0.0,
+                   "frequency_penalty": 0.0, "repetition_penalty": options.repetition_penalty,
                    "n": 1, "stream": options.stream}
+        if self.token_ids:
+            payload["return_token_ids"] = True
         if options.stop:
             payload["stop"] = list(options.stop)
+        if options.stop_token_ids:
+            payload["stop_token_ids"] = list(options.stop_token_ids)
         if options.stream:
             payload["stream_options"] = {"include_usage": True}
         if options.ignore_eos:   # vLLM's extension: exactly max_tokens tokens
@@ -80,13 +95,13 @@ class OpenAIApi(ServedApi):
         self.check_error(data)
         try:
             choice = data["choices"][0]
-            text = choice["message"].get("content") or ""
+            content = choice["message"].get("content")
         except (KeyError, IndexError, TypeError, AttributeError):
             raise self.fail("no choices[0].message in the reply", data) from None
         usage = data.get("usage") or {}
-        return Reply(text, choice.get("token_ids"), usage.get("prompt_tokens"),
+        return Reply(content or "", choice.get("token_ids"), usage.get("prompt_tokens"),
                      usage.get("completion_tokens"), choice.get("finish_reason"),
-                     read_logprobs(choice))
+                     read_logprobs(choice), null_content=content is None)
 
     def stream_event(self, event: dict, reply: Reply, call: ServedCall) -> str:
         self.check_error(event)

@@ -38,9 +38,11 @@ from runners.resume import prepare_resume, sample_fingerprint
 
 def run(hydra_cfg) -> int:
     runtime = to_container(hydra_cfg.runtime)
+    tp, dp = parallel_sizes(runtime)
+    hydra_cfg.runtime.dp = dp       # the run's config and reports say what ran (not "auto")
     try:
         device = pick_device(runtime["device"])
-        parallel = init_parallel(*parallel_sizes(runtime), device)
+        parallel = init_parallel(tp, dp, device)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
     try:

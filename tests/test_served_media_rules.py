@@ -12,7 +12,7 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from inference.models import create_adapter
+from runners.models import create_adapter
 from inference.requests import Request
 from inference.served.media_rules import image_preparer
 

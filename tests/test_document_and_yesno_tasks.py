@@ -6,12 +6,14 @@ answers writes the official submission file and no score, a gate works on a set-
 metric, and a model's own prompt still replaces the task's."""
 import base64
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from modeltest.samples import DataError
 from modeltest.tasks import load_samples
@@ -184,3 +186,60 @@ def test_a_models_own_prompt_replaces_the_tasks(tmp_path):
     assert summary["metrics"]["existence"]["acc"] == 50.0           # Yes is right once per pair
     assert summary["metrics"]["existence"]["acc_plus"] == 0.0
     assert summary["metrics"]["overall"]["perception"] == 150.0     # 3 subtasks x (50 + 0)
+
+
+def test_lmms_lab_split_files_with_a_hash_are_read_by_their_split():
+    """lmms-lab/MME's files are named test-0000k-of-00004-<hash>.parquet."""
+    folder = ensure_asset("data", "mme")
+    assert next((folder / "lmms-lab" / "data").glob("test-00000-of-00001-*.parquet"))
+    samples = samples_of("mme", f"task.local_dataset_path={folder / 'lmms-lab'}",
+                         "task.data_split=test")
+    assert [s.question_id for s in samples] == list(range(8))    # row numbers: no id column
+
+
+def test_an_image_cut_from_its_pair_is_reported_not_scored_as_a_pair(tmp_path):
+    lines = tmp_path / "answers.jsonl"
+    lines.write_text("".join(json.dumps({"question_id": i, "prediction": "Yes"}) + "\n"
+                             for i in range(3)))
+    out = tmp_path / "run"
+    assert main(["runner=score", "task=mme", "task.limit=3", f"runner.predictions={lines}",
+                 f"output_dir={out}"]) == 0
+    summary = _summary(out)
+    assert summary["metrics"]["overall"]["subtasks_incomplete"] == ["color"]
+    assert "acc_plus" not in summary["metrics"]["color"]
+    assert summary["metrics"]["overall"]["perception"] == 50.0    # existence only
+    assert any("lacking one of its two questions" in note and "color" in note
+               for note in summary["notes"])
+
+
+def _tsv(path: Path, rows: list[dict]) -> Path:
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    return path
+
+
+@pytest.mark.parametrize("task, row, message", [
+    ("mme", {"answer": "Maybe", "category": "count", "image_path": "count/1.jpg"},
+     "MME's answer must be Yes or No"),
+    ("mme", {"answer": "Yes", "category": "counting", "image_path": "count/1.jpg"},
+     "is not one of MME's 14 subtasks"),
+    ("pope", {"answer": "Yes", "category": "adversarial,common"}, "common is not a POPE split"),
+    ("ocrbench", {"answer": "['x']", "category": "OCR"}, "is not one of OCRBench's ten"),
+])
+def test_bad_rows_stop_the_run_before_any_model_naming_the_row(tmp_path, capsys, task, row,
+                                                               message):
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(png, format="PNG")
+    image = base64.b64encode(png.getvalue()).decode()
+    tsv = _tsv(tmp_path / "bad.tsv", [{"index": 7, "image": image, "question": "q?", **row}])
+    assert main([f"task={task}", "model=demo_qwen2_vl", f"task.local_dataset_path={tsv}",
+                 f"output_dir={tmp_path / 'out'}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "bad.tsv: row 1 (index 7)" in err
+    assert not (tmp_path / "out" / "debug" / "samples.jsonl").exists()
+
+
+def test_an_unknown_relaxed_accuracy_variant_is_a_config_error(tmp_path, capsys):
+    assert main(["task=chartqa", "task.relaxed_accuracy=vlmevalkit",
+                 f"output_dir={tmp_path}"]) == 2
+    assert "task.relaxed_accuracy=vlmevalkit: unknown (known: pix2struct, unichart)" in \
+        capsys.readouterr().err

@@ -165,7 +165,8 @@ def test_gates_and_baselines_work_on_set_level_metrics(tmp_path):
     assert random["recall"] == 100.0 and random["yes_ratio"] == 100.0
     assert random["precision"] == pytest.approx(100.0 * random["TP"] / random["total"])
     entry = yaml.safe_load(written.read_text())["demo_qwen2_vl"]["pope"]
-    assert entry["adversarial/f1"]["value"] == pytest.approx(summary["metrics"]["adversarial"]["f1"])
+    adversarial = summary["metrics"]["adversarial"]
+    assert entry["adversarial/f1"]["value"] == pytest.approx(adversarial["f1"])
     assert {"f1", "yes_ratio", "random/accuracy"} <= set(entry)
     csv = (out / "results" / "pope_demo_qwen2_vl_result.csv").read_text()
     assert "pope,adversarial," in csv and ",f1," in csv and ",yes_ratio," in csv
@@ -243,3 +244,30 @@ def test_an_unknown_relaxed_accuracy_variant_is_a_config_error(tmp_path, capsys)
                  f"output_dir={tmp_path}"]) == 2
     assert "task.relaxed_accuracy=vlmevalkit: unknown (known: pix2struct, unichart)" in \
         capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_rescoring_from_id_prediction_lines_then_from_its_samples_file(name, tmp_path):
+    """Both copies: answers keyed by the TSV's index or the dataset's id (lmms-lab's own id,
+    or the row number where it has none) score; rescoring the samples.jsonl that wrote gives
+    the same metrics."""
+    folder = ensure_asset("data", name)
+    for copy in (None, folder / "lmms-lab"):
+        where = [f"task.local_dataset_path={copy}"] if copy else []
+        samples = samples_of(name, *where)
+        lines = tmp_path / "answers.jsonl"
+        # the first reference as the answer (each other one answered "Yes")
+        lines.write_text("".join(
+            json.dumps({"question_id": s.question_id,
+                        "prediction": s.references[0] if i % 2 == 0 else "Yes"}) + "\n"
+            for i, s in enumerate(samples)))
+        first, second = tmp_path / f"{copy is None}_a", tmp_path / f"{copy is None}_b"
+        common = ["runner=score", f"task={name}", *where]
+        assert main([*common, f"runner.predictions={lines}", f"output_dir={first}"]) == 0
+        assert main([*common, f"runner.predictions={first / 'debug' / 'samples.jsonl'}",
+                     f"output_dir={second}"]) == 0
+        metrics = _summary(first)["metrics"]
+        assert metrics == _summary(second)["metrics"]
+        assert len(metrics) > 1 or name in ("docvqa", "infovqa")
+        metric = _summary(first)["scorer"]["metric"]
+        assert 0.0 < metrics["overall"][metric] < 100.0, (name, copy)

@@ -43,7 +43,8 @@ def _notes(records: list[dict], overall: dict) -> list[str]:
     notes = []
     if overall.get("subtasks_incomplete"):
         notes.append("subtasks with an image lacking one of its two questions (no acc_plus, "
-                     "score, nor a share of the totals): " + ", ".join(overall["subtasks_incomplete"]))
+                     "score, nor a share of the totals): "
+                     + ", ".join(overall["subtasks_incomplete"]))
     if overall.get("subtasks_not_run"):
         notes.append("perception and cognition add only the subtasks run; not run: "
                      + ", ".join(overall["subtasks_not_run"]))

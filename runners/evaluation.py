@@ -172,7 +172,10 @@ def score_records(run: Run, records: list[dict]) -> tuple[list[dict], int]:
             "cleaned_prediction": cleaned,
             "normalized_prediction": result.normalized if result else "",
             "references": sample.references,
-            "score": result.score if result else (0.0 if run.scorer.metric else None),
+            # an errored sample scores 0, unless nothing could score it (no metric, or no
+            # reference answers: a test split)
+            "score": result.score if result else (
+                0.0 if run.scorer.metric and sample.references else None),
             "extra": result.extra if result else dict(run.scorer.error_extra),
         }
         changed += "score" in record and fields["score"] != record["score"]

@@ -117,10 +117,14 @@ def check_gate(baseline: dict, model: str, task: str, metrics: dict,
 
 
 def baseline_entry(metrics: dict, names: list[str], tolerance: float) -> dict:
-    """The run's headline overall scores as `{metric: {value, tolerance}}`."""
-    overall = metrics["overall"]
-    return {name: {"value": round(float(overall[name]), 4), "tolerance": tolerance}
-            for name in names if _number(overall.get(name))}
+    """The run's headline scores as `{metric: {value, tolerance}}`: overall metrics by name,
+    a subject's as `<subject>/<metric>` (as a gate reads them)."""
+    entry = {}
+    for name in names:
+        value = metric_value(metrics, name)
+        if value is not None:
+            entry[name] = {"value": round(value, 4), "tolerance": tolerance}
+    return entry
 
 
 def write_baseline(path: str | Path, model: str, task: str, metrics: dict, names: list[str],

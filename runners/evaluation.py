@@ -65,6 +65,12 @@ class Run:
     def stop_strings(self) -> tuple[str, ...]:
         return tuple(self.cfg["model"]["stop_strings"] or DEFAULT_STOP_STRINGS)
 
+    def clean(self, raw_prediction: str | None) -> str:
+        """The answer the scorer sees (task.clean_whitespace: one trimmed line, or as
+        generated up to the chat end marker)."""
+        return clean_prediction(raw_prediction, self.stop_strings,
+                                whitespace=bool(self.cfg["task"]["clean_whitespace"]))
+
 
 def prompt_template(cfg: dict) -> str:
     """The model's own template for this task when it has one, else the task's."""
@@ -141,7 +147,7 @@ def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str
         "images": sample.images,
         "video": sample.video,
         "prediction": raw_prediction,
-        "cleaned_prediction": clean_prediction(raw_prediction, run.stop_strings),
+        "cleaned_prediction": run.clean(raw_prediction),
         "references": sample.references,
         "error": error,
         "e2e_time": round(e2e_time, 6),
@@ -160,13 +166,16 @@ def score_records(run: Run, records: list[dict]) -> tuple[list[dict], int]:
         if sample is None:
             scored.append(record)
             continue
-        cleaned = clean_prediction(record.get("prediction"), run.stop_strings)
+        cleaned = run.clean(record.get("prediction"))
         result = run.scorer.score(cleaned, sample) if record.get("error") is None else None
         fields = {
             "cleaned_prediction": cleaned,
             "normalized_prediction": result.normalized if result else "",
             "references": sample.references,
-            "score": result.score if result else (0.0 if run.scorer.metric else None),
+            # an errored sample scores 0, unless nothing could score it (no metric, or no
+            # reference answers: a test split)
+            "score": result.score if result else (
+                0.0 if run.scorer.metric and sample.references else None),
             "extra": result.extra if result else dict(run.scorer.error_extra),
         }
         changed += "score" in record and fields["score"] != record["score"]
@@ -220,7 +229,8 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None,
                            source="mean CLIPScore (100 * max(cos, 0)) by runner.judge")
     aggregation = run.cfg["task"]["aggregation"]
     metrics = aggregate(records, run.scorer, metric, aggregation, run.cfg["task"])
-    rows = metric_rows(run.task, metrics, metric, run.scorer.extra_metrics)
+    rows = metric_rows(run.task, metrics, metric, run.scorer.extra_metrics,
+                       tuple(aggregation["headline"] or ()))
     stem = f"{run.task}_{run.model}"
     notes = ([f"PARTIAL: {partial}"] if partial else []) + list(run.notes)
     notes.append(f"scored by {scorer_info['name']} ({scorer_info['variant']}): "

@@ -151,6 +151,7 @@ class Task:
     prompt_hook: Optional[str] = checked()
     max_new_tokens: int = checked(at_least(1))
     scorer: str = checked()
+    clean_whitespace: bool = checked()
     aggregation: Aggregation = checked()
     submission: Optional[dict] = checked()
     predictions_reader: Optional[str] = checked()

@@ -2,21 +2,21 @@
 
 tests/golden/<benchmark>_prompts.json hold generated TSV rows (in the column layout of
 VLMEvalKit's file) and the message lists VLMEvalKit's own `dataset.build_prompt` made of them
-(tests/golden/build/record_vlmevalkit_prompts.py). `DEFAULT_TEMPLATES` below is what a task
-yaml must state as its default prompt template to give the same text: one image, then the
-question, then (DocVQA, InfoVQA, ChartQA) the fixed suffix. When the task yamls exist, these
-tests should read the template from `conf/task/<name>.yaml` instead of this table.
+(tests/golden/build/record_vlmevalkit_prompts.py). Each task yaml's default prompt template
+(conf/task/<name>.yaml) must give the same text: one image, then the question, then (DocVQA,
+InfoVQA, ChartQA) the fixed suffix. tests/test_document_and_yesno_tasks.py also feeds the
+recorded rows through the tasks' real loader.
 """
 import json
 from pathlib import Path
 
 import pytest
 
+from runners.config import compose, to_container
+
 GOLDEN = Path(__file__).parent / "golden"
-SUFFIX = "\nAnswer the question using a single word or phrase."
-DEFAULT_TEMPLATES = {"docvqa": "{question}" + SUFFIX, "infovqa": "{question}" + SUFFIX,
-                     "chartqa": "{question}" + SUFFIX, "ocrbench": "{question}",
-                     "mme": "{question}", "pope": "{question}"}
+DEFAULT_TEMPLATES = {name: to_container(compose([f"task={name}"]))["task"]["prompt_template"]
+                     for name in ("docvqa", "infovqa", "chartqa", "ocrbench", "mme", "pope")}
 COLUMNS = {"docvqa": ["index", "image", "question", "answer"],
            "infovqa": ["index", "image", "question", "answer"],
            "chartqa": ["index", "image", "question", "answer", "split"],

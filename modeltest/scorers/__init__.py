@@ -15,6 +15,11 @@ SCORERS = Registry("task.scorer", {
     "vqav2": "modeltest.scorers.vqav2:scorer",
     "choice": "modeltest.scorers.choice:scorer",
     "caption": "modeltest.scorers.caption:scorer",
+    "anls": "modeltest.scorers.anls_scorer:scorer",
+    "relaxed_accuracy": "modeltest.scorers.relaxed_accuracy_scorer:scorer",
+    "ocrbench": "modeltest.scorers.ocrbench_scorer:scorer",
+    "mme": "modeltest.scorers.mme_scorer:scorer",
+    "pope": "modeltest.scorers.pope_scorer:scorer",
 })
 
 

@@ -29,10 +29,12 @@ def _summarize(records: list[dict], scorer: Scorer, metric: str | None) -> dict:
     if metric is None:          # no metric (captions without a judge)
         summary["pass"] = ""
         return summary
-    scores = [float(r["score"] or 0.0) for r in records]
+    # a score of None: a question without reference answers (a test split), not scored; an
+    # errored sample scores 0.0 and counts
+    scores = [float(r["score"]) for r in records if r["score"] is not None]
     summary["pass"] = sum(1 for s in scores if s >= 1.0)
-    summary[metric] = 100.0 * sum(scores) / total if total else 0.0
-    clusters = [media_key(r) for r in records]
+    summary[metric] = 100.0 * sum(scores) / len(scores) if scores else (None if total else 0.0)
+    clusters = [media_key(r) for r in records if r["score"] is not None]
     _add_uncertainty(summary, metric, scores, clusters)
     for name in scorer.extra_metrics:
         values = [float((r.get("extra") or {}).get(name, 0.0)) for r in records]

@@ -8,8 +8,12 @@ DEFAULT_STOP_STRINGS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|end|>", "<|eot
                         "<｜end▁of▁sentence｜>", "<end_of_utterance>")
 
 
-def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STOP_STRINGS) -> str:
-    """Cut at the first stop string, turn newlines and tabs into spaces, strip."""
+def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STOP_STRINGS,
+                     whitespace: bool = True) -> str:
+    """Cut at the first stop string; with `whitespace` (task.clean_whitespace) also turn
+    newlines and tabs into spaces and strip. Without it the answer stays as generated, for
+    official rules that count whitespace (ANLS's denominator, MME's first four characters,
+    POPE's split on single spaces)."""
     if not text:
         return ""
     cut = len(text)
@@ -18,4 +22,6 @@ def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STO
             index = text.find(stop)
             if index != -1:
                 cut = min(cut, index)
+    if not whitespace:
+        return text[:cut]
     return text[:cut].replace("\n", " ").replace("\t", " ").strip()

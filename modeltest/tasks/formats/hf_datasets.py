@@ -10,7 +10,9 @@ Images come from the `Image` feature's bytes, written once as files byte for byt
 `image_2`, ... (MMMU's layout). `answers` may be a list of strings, a list of
 {"answer", ...} objects (lmms-lab/VQAv2) or one string; `options` (a list, or a list written as
 a Python literal) become lettered choices. `task.columns` renames: {id, question, image,
-answer, options} -> the dataset's column names. Nothing is downloaded: a hub id is refused.
+answer, options} -> the dataset's column names; `id: null` for a dataset without an id
+column (lmms-lab/ChartQA, echo840/OCRBench): a question's id is then its row number in the
+split, 0-based (lmms-eval's `doc_id`). Nothing is downloaded: a hub id is refused.
 """
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ from modeltest.tasks.media_files import store_image_bytes
 
 DEFAULT_COLUMNS = {"id": "question_id", "question": "question", "image": "image",
                    "answer": "answers", "options": "options"}
-_SPLIT_FILE = re.compile(r"^(?P<split>[A-Za-z0-9_.]+?)[-_]\d{5}[-_]of[-_]\d{5}\.parquet$")
+# <split>-00000-of-00002.parquet, also with the hash older uploads add
+# (lmms-lab/MME: test-00003-of-00004-53ae1794f93b1e35.parquet)
+_SPLIT_FILE = re.compile(
+    r"^(?P<split>[A-Za-z0-9_.]+?)[-_]\d{5}[-_]of[-_]\d{5}(-[0-9a-f]+)?\.parquet$")
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -153,7 +158,7 @@ def read(task: dict, context: ReadContext) -> list[Document]:
     dataset, origin = _load(path, task["data_split"], context.media_dir.parent / "datasets")
     columns = {**DEFAULT_COLUMNS, **(task["columns"] or {})}
     features = dataset.features
-    if columns["id"] not in features:
+    if columns["id"] is not None and columns["id"] not in features:
         raise DataError(f"{origin}: no '{columns['id']}' column (columns: "
                         f"{', '.join(features)}); map yours with task.columns.id")
     image_columns = _image_columns(features, columns)
@@ -164,7 +169,8 @@ def read(task: dict, context: ReadContext) -> list[Document]:
     documents = []
     for number, row in enumerate(dataset, start=1):
         where = f"{origin}: row {number}"
-        if row[columns["id"]] is None:
+        qid = number - 1 if columns["id"] is None else row[columns["id"]]
+        if qid is None:
             context.bad(f"{where}: no {columns['id']}")
             continue
         try:
@@ -178,9 +184,9 @@ def read(task: dict, context: ReadContext) -> list[Document]:
         fields = {key: value for key, value in row.items()
                   if key not in skip and not isinstance(value, (bytes, dict, list))}
         documents.append(Document(
-            id=row[columns["id"]], question=str(row.get(columns["question"]) or ""),
+            id=qid, question=str(row.get(columns["question"]) or ""),
             images=images, answers=answers, choices=choices, fields=fields,
-            source=f"{where} ({columns['id']} {row[columns['id']]})"))
+            source=f"{where} ({columns['id'] or 'row number'} {qid})"))
     return documents
 
 

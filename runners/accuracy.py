@@ -19,7 +19,7 @@ from inference.distributed import Parallel, all_gather, broadcast_from_main, ini
 from inference import video_cache
 from inference.engine import Engine
 from runners.models import check_model, create_adapter
-from inference.requests import Request
+from inference.requests import Request, VideoSpec
 from modeltest.reports.batch_log import BatchLog
 from modeltest.reports.samples_log import SamplesLog, part_path
 from runners.config import ConfigError, to_container
@@ -111,7 +111,8 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     video_cache.configure_from(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
     max_new = cfg["model"]["generation"]["max_new_tokens"] or cfg["task"]["max_new_tokens"]
-    everything = [Request(f, s.prompt, s.images, s.video, int(max_new))
+    everything = [Request(f, s.prompt, s.images, s.video, int(max_new),
+                          VideoSpec(**s.video_spec) if s.video_spec else None)
                   for f, s in pending.items()]
     mine = everything[parallel.dp_rank::parallel.dp]
     budget = ErrorBudget(runtime["max_error_rate"], len(run_.samples))

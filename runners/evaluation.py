@@ -134,6 +134,8 @@ def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str
     `fields` for the task's aggregation hook."""
     kept = run.cfg["task"]["record_fields"]
     fields = {"fields": {name: sample.fields.get(name) for name in kept}} if kept else {}
+    if sample.video_spec:     # how the video was read, where the task says more than the file
+        fields["video_spec"] = sample.video_spec
     return {
         "question_id": sample.question_id,
         "subject": sample.subject,
@@ -141,7 +143,8 @@ def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str
         "images": sample.images,
         "video": sample.video,
         "prediction": raw_prediction,
-        "cleaned_prediction": clean_prediction(raw_prediction, run.stop_strings),
+        "cleaned_prediction": clean_prediction(raw_prediction, run.stop_strings,
+                                               run.scorer.keep_whitespace),
         "references": sample.references,
         "error": error,
         "e2e_time": round(e2e_time, 6),
@@ -160,7 +163,8 @@ def score_records(run: Run, records: list[dict]) -> tuple[list[dict], int]:
         if sample is None:
             scored.append(record)
             continue
-        cleaned = clean_prediction(record.get("prediction"), run.stop_strings)
+        cleaned = clean_prediction(record.get("prediction"), run.stop_strings,
+                                   run.scorer.keep_whitespace)
         result = run.scorer.score(cleaned, sample) if record.get("error") is None else None
         fields = {
             "cleaned_prediction": cleaned,

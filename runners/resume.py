@@ -44,8 +44,9 @@ def _digest(value) -> str:
 
 
 def sample_fingerprint(identity_digest: str, sample: Sample) -> str:
+    spec = [sample.video_spec] if sample.video_spec else []   # the frames the model sees
     return _digest([identity_digest, str(sample.question_id), sample.prompt, sample.images,
-                    sample.video, sample.references])[:24]
+                    sample.video, sample.references, *spec])[:24]
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -8,9 +8,10 @@ from typing import Any
 
 import torch
 
-from inference.media import load_image, load_video_frames
+from inference.media import load_image
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
+from inference.video_reading import frames_for_model
 from inference.sharded_loading import load_transformers_model
 from inference.tensor_parallel import shard_model
 
@@ -127,8 +128,8 @@ class ImageTextAdapter(ModelAdapter):
     def prepare(self, request: Request) -> PreparedRequest:
         """Decode media (runs in background workers; raises MediaError on bad files)."""
         images = [load_image(p) for p in request.images]
-        frames = load_video_frames(request.video, self.fps, self.max_frames) \
-            if request.video else None
+        frames = frames_for_model(request.video, self.fps, self.max_frames,
+                                  request.video_spec) if request.video else None
         return PreparedRequest(request, images, frames)
 
     def build_inputs(self, batch: list[PreparedRequest]):

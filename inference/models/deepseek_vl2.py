@@ -30,11 +30,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
-from inference.media import load_image, load_video_frames
+from inference.media import load_image
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import ModelPathError, check_model_path, cut_at_eos, trim_padding
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
+from inference.video_reading import frames_for_model
 
 log = logging.getLogger(__name__)
 
@@ -522,7 +523,8 @@ class DeepseekVL2Adapter(ModelAdapter):
     def prepare(self, request: Request) -> PreparedVL2:
         images = [load_image(p) for p in request.images]
         if request.video:
-            images += load_video_frames(request.video, self.fps, self.max_frames)
+            images += frames_for_model(request.video, self.fps, self.max_frames,
+                                       request.video_spec)
         placeholders = request.text.count(IMAGE_TOKEN)
         if placeholders and placeholders != len(images):
             raise ValueError(f"the question holds {placeholders} {IMAGE_TOKEN} placeholders for "

@@ -21,7 +21,9 @@ from pathlib import Path
 from inference.models.base import ModelPathError, cut_at_eos
 from inference.models.protocol import (Generation, GenerationClock, ModelAdapter,
                                        PreparedRequest)
+from inference.media import MediaError
 from inference.requests import Request
+from inference.video_reading import plain
 from inference.served.apis import APIS
 from inference.served.apis.base import Options, Reply
 from inference.served.http import EndpointError, HttpClient, expand_headers
@@ -119,6 +121,11 @@ class ServedAdapter(ModelAdapter):
     # -- the adapter protocol -------------------------------------------------------------
     def prepare(self, request: Request) -> ServedPrepared:
         """Encode the media (in the engine's loader threads); raises MediaError."""
+        if request.video and not plain(request.video_spec):
+            # the server samples the file by its own rule: a span, a folder of frames or
+            # the benchmark's reference frames cannot be asked of it
+            raise MediaError(f"a served model gets a whole video file; this question's video "
+                             f"{request.video} is to be read as {request.video_spec}")
         call = ServedCall(request.request_id, request.text,
                           [media_url(p, self.media) for p in request.images],
                           media_url(request.video, self.media) if request.video else None)

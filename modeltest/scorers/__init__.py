@@ -15,6 +15,8 @@ SCORERS = Registry("task.scorer", {
     "vqav2": "modeltest.scorers.vqav2:scorer",
     "choice": "modeltest.scorers.choice:scorer",
     "caption": "modeltest.scorers.caption:scorer",
+    "videomme": "modeltest.scorers.videomme_task:scorer",
+    "mvbench": "modeltest.scorers.mvbench_task:scorer",
 })
 
 

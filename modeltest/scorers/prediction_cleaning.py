@@ -8,8 +8,11 @@ DEFAULT_STOP_STRINGS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|end|>", "<|eot
                         "<｜end▁of▁sentence｜>", "<end_of_utterance>")
 
 
-def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STOP_STRINGS) -> str:
-    """Cut at the first stop string, turn newlines and tabs into spaces, strip."""
+def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STOP_STRINGS,
+                     keep_whitespace: bool = False) -> str:
+    """Cut at the first stop string, turn newlines and tabs into spaces, strip.
+    `keep_whitespace`: only cut (for scorers whose official code reads the reply's lines and
+    spaces itself, as Video-MME's and MVBench's do)."""
     if not text:
         return ""
     cut = len(text)
@@ -18,4 +21,6 @@ def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STO
             index = text.find(stop)
             if index != -1:
                 cut = min(cut, index)
+    if keep_whitespace:
+        return text[:cut]
     return text[:cut].replace("\n", " ").replace("\t", " ").strip()

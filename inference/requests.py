@@ -31,6 +31,9 @@ class Request:
     video: str | None = None
     max_new_tokens: int = 32
     video_spec: VideoSpec | None = None  # None: the whole video, the model's frame rule
+    # the text the model's answer begins with, after its chat template's assistant turn
+    # opens (MVBench's own evaluation: "Best option:("); the model continues from it
+    answer_start: str = ""
 
 
 @dataclass

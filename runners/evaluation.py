@@ -136,6 +136,8 @@ def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str
     fields = {"fields": {name: sample.fields.get(name) for name in kept}} if kept else {}
     if sample.video_spec:     # how the video was read, where the task says more than the file
         fields["video_spec"] = sample.video_spec
+    if run.cfg["task"]["answer_start"]:    # the model's answer began with it
+        fields["answer_start"] = run.cfg["task"]["answer_start"]
     return {
         "question_id": sample.question_id,
         "subject": sample.subject,

@@ -103,6 +103,7 @@ class Task:
     prompt_fields: list[str] = checked()
     prompt_hook: Optional[str] = checked()
     max_new_tokens: int = checked(at_least(1))
+    answer_start: str = checked()
     scorer: str = checked()
     aggregation: Aggregation = checked()
     submission: Optional[dict] = checked()

@@ -59,6 +59,8 @@ class ImageTextAdapter(ModelAdapter):
     """
 
     video_mode = "frames"
+    # what the model's template puts between the opened assistant turn and its answer
+    answer_separator = ""
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -124,6 +126,11 @@ class ImageTextAdapter(ModelAdapter):
         frames = self.max_frames if request.video else 0
         return len(request.text) // 4 + per_image * (len(request.images) + frames)
 
+    def answer_begun(self, request: Request) -> str:
+        """The answer's given start (`Request.answer_start`) as the template writes an
+        assistant message after its role marker; "" when there is none."""
+        return self.answer_separator + request.answer_start if request.answer_start else ""
+
     # -- the common path -----------------------------------------------------------------
     def prepare(self, request: Request) -> PreparedRequest:
         """Decode media (runs in background workers; raises MediaError on bad files)."""
@@ -139,7 +146,8 @@ class ImageTextAdapter(ModelAdapter):
         for prepared in batch:
             messages = [{"role": "user", "content": self._content(prepared)}]
             texts.append(self.processor.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False))
+                messages, add_generation_prompt=True, tokenize=False)
+                + self.answer_begun(prepared.request))
             images.extend(prepared.images)
             if prepared.video_frames is not None:
                 if self.video_mode == "native":

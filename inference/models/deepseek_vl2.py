@@ -543,6 +543,8 @@ class DeepseekVL2Adapter(ModelAdapter):
         if IMAGE_TOKEN not in text:
             text = "".join(f"{IMAGE_TOKEN}\n" for _ in prepared.tiles) + text
         prompt = f"<|User|>: {text.strip()}\n\n<|Assistant|>:"
+        if prepared.request.answer_start:     # its conversation writes "<|Assistant|>: ..."
+            prompt += " " + prepared.request.answer_start
         ids = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         for index, piece in enumerate(prompt.split(IMAGE_TOKEN)):
             if index:

@@ -126,12 +126,16 @@ class ServedAdapter(ModelAdapter):
             # the benchmark's reference frames cannot be asked of it
             raise MediaError(f"a served model gets a whole video file; this question's video "
                              f"{request.video} is to be read as {request.video_spec}")
+        if request.answer_start and self.renderer is None:
+            raise ValueError(f"the {self.api.name} API takes a conversation, not an answer's "
+                             f"given start ({request.answer_start!r}); use a text-in API")
         call = ServedCall(request.request_id, request.text,
                           [media_url(p, self.media) for p in request.images],
                           media_url(request.video, self.media) if request.video else None)
         if self.renderer is not None:
             call.prompt = self.renderer.render(request.text, len(request.images),
-                                               request.video is not None)
+                                               request.video is not None) \
+                + request.answer_start
             call.image_placeholder = self.renderer.image_placeholder
         return ServedPrepared(request, call=call)
 

@@ -78,7 +78,8 @@ def official_report(records: list[dict], metrics: dict, task: dict) -> None:
     """The official tables into `metrics`: `overall.official` ({duration or "entire
     dataset": {Overall, counted, unparsed, domain, sub_category, task_type}}), the
     per-duration accuracies as `overall.<duration>`, and `accuracy` of the overall and of
-    each duration entry as the official script computes it under `task.unparsed`."""
+    each duration entry as the official script computes it under `task.unparsed`. A sample
+    whose generation failed counts as an unreadable reply in these tables."""
     rows = []
     for record in records:
         fields = record.get("fields") or {}

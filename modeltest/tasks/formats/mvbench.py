@@ -26,6 +26,7 @@ from modeltest.samples import DataError
 from modeltest.scorers.mvbench import TASKS
 from modeltest.tasks.document import Document
 from modeltest.tasks.formats import Format, ReadContext
+from modeltest.tasks.formats.videomme import dataset_path
 from modeltest.tasks.formats.vlmevalkit_tsv import _read_table, as_list
 from modeltest.tasks.io import read_json, require_dir, resolve_media
 from modeltest.tasks.video_frames import reference_spec
@@ -174,18 +175,13 @@ def _read_tsv(task: dict, path: Path, context: ReadContext) -> list[Document]:
 
 
 def read(task: dict, context: ReadContext) -> list[Document]:
-    raw = task["local_dataset_path"]
-    if not raw:
-        raise DataError("task.local_dataset_path is not set")
-    path = Path(str(raw)).expanduser()
+    path = dataset_path(task)
     if path.suffix.lower() == ".tsv":
-        if not path.is_file():
-            raise DataError(f"task.local_dataset_path={raw}: no such file")
         return _read_tsv(task, path, context)
-    root = require_dir(raw, "task.local_dataset_path")
+    root = require_dir(path, "task.local_dataset_path")
     if not (root / "json").is_dir():
-        raise DataError(f"task.local_dataset_path={raw}: no json/ folder (the OpenGVLab/MVBench "
-                        "copy has json/<task>.json and video/)")
+        raise DataError(f"task.local_dataset_path={path}: no json/ folder (the "
+                        "OpenGVLab/MVBench copy has json/<task>.json and video/)")
     return _read_json_copy(task, root, context)
 
 

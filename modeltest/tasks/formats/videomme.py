@@ -104,13 +104,23 @@ def _selected(task: dict) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def read(task: dict, context: ReadContext) -> list[Document]:
+def dataset_path(task: dict) -> Path:
+    """task.local_dataset_path, which must exist; a Hub id there gets the usual hint (what to
+    download, where to point the key)."""
+    from modeltest.tasks import detect_format
+
     raw = task["local_dataset_path"]
     if not raw:
         raise DataError("task.local_dataset_path is not set")
     path = Path(str(raw)).expanduser()
     if not path.exists():
+        detect_format({"format": None, "local_dataset_path": raw, "default_format": ""})
         raise DataError(f"task.local_dataset_path={raw}: no such file or directory")
+    return path
+
+
+def read(task: dict, context: ReadContext) -> list[Document]:
+    path = dataset_path(task)
     layout = "tsv" if path.suffix.lower() == ".tsv" else "parquet"
     if layout == "tsv":
         root = path.parent

@@ -30,15 +30,18 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     # name): part of the identity where a model yaml sets them
     settings.update({key: model[key] for key in ("system_message", "api", "served_model")
                      if key in model})
-    # the answer's given start, where the task has one (absent otherwise, so that the
-    # identities of runs that have none stay as they were)
-    answer_start = {"answer_start": cfg["task"]["answer_start"]} \
-        if cfg["task"]["answer_start"] else {}
+    # what only some tasks have, absent otherwise so that the identities of runs without it
+    # stay as they were: the answer's given start, and which frames of their videos the
+    # samples are read with (spans, frame folders, reference frames)
+    extra = {"answer_start": cfg["task"]["answer_start"]} if cfg["task"]["answer_start"] else {}
+    specs = [sample.video_spec for sample in samples or []]
+    if any(specs):
+        extra["video_specs"] = _digest(specs)
     return {
         "model": settings,
         "task": cfg["task"]["name"],
         "prompt_template": cfg["task"]["prompt_template"],
-        **answer_start,
+        **extra,
         "max_new_tokens": cfg["task"]["max_new_tokens"],
         "data": data_identity(cfg["task"], samples or []),
     }

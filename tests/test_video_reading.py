@@ -121,7 +121,7 @@ def test_served_models_refuse_what_a_server_cannot_be_asked():
 
 
 @pytest.mark.parametrize("model", ["demo_qwen2_vl", "demo_internvl"])
-def test_frame_folders_gifs_and_reference_frames_end_to_end(model, tmp_path):
+def test_frame_folders_gifs_and_reference_frames_end_to_end(model, tmp_path, capsys):
     """The frame-folder task and the GIF (as a video, and as the gif data type) through the
     runner, with the model's frames and with the notebook's 16."""
     subjects = "task.subjects=[Fine-grained Action,Episodic Reasoning]"
@@ -141,6 +141,10 @@ def test_frame_folders_gifs_and_reference_frames_end_to_end(model, tmp_path):
                               "sampler": "mvbench_segments", "frames": 16}]
         else:
             assert specs == [None, {"frame_rate": 3.0, "start": 1.0, "end": 7.0}]
+    # the frames a model sees are part of the run's identity: no mixing into that folder
+    assert main(["task=mvbench", f"model={model}", subjects, f"output_dir={tmp_path / 'model'}",
+                 "task.frames=reference"]) == 2
+    assert "differs in: video_specs" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("model, ending", [

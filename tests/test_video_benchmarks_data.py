@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -78,6 +79,23 @@ def test_mvbench_demo_is_in_the_real_layout():
     bounded = [s.subject for s in official if (s.video_spec or {}).get("start") is not None]
     assert bounded == ["Action Sequence", "Action Prediction", "Object Interaction",
                        "Action Localization", "Episodic Reasoning"]
+
+
+def test_mvbench_mp4_tsv_has_cut_clips(tmp_path):
+    """VLMEvalKit's MVBench_MP4.tsv (the hub's `video` branch): no data_type, bound, start,
+    end; every row a whole mp4 clip."""
+    folder, copies = _copies("mvbench")
+    table = pd.read_csv(folder / copies["vlmevalkit_tsv"], sep="\t", dtype=str,
+                        keep_default_na=False)
+    table.drop(columns=["data_type", "bound", "start", "end"]).to_csv(
+        tmp_path / "MVBench_MP4.tsv", sep="\t", index=False)
+    samples = _samples("mvbench", f"task.local_dataset_path={tmp_path / 'MVBench_MP4.tsv'}",
+                       f"task.video_root={folder / 'MVBench'}")
+    assert len(samples) == 20 and all(s.video_spec is None for s in samples)
+    assert samples[0].video == str(folder / "MVBench/video/star/Charades_v1_480/C0A1B.mp4")
+    table.drop(columns=["bound"]).to_csv(tmp_path / "half.tsv", sep="\t", index=False)
+    with pytest.raises(DataError, match="a 'data_type' column without 'bound'"):
+        _samples("mvbench", f"task.local_dataset_path={tmp_path / 'half.tsv'}")
 
 
 def test_subjects_pick_durations_and_tasks():

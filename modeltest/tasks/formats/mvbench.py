@@ -11,7 +11,8 @@
 - VLMEvalKit's `MVBench.tsv` (made from the json files by `MVBench.prepare_dataset`):
   `task_type`, `prefix` (`video/...`, relative to the TSV's folder, or to `task.video_root`
   when set), `data_type`, `bound`, `start`, `end`, `video`, `question`, `answer`,
-  `candidates` (a Python list literal), `index` (the id).
+  `candidates` (a Python list literal), `index` (the id); and `MVBench_MP4.tsv` (from the
+  hub's `video` branch, clips already cut), which has no `data_type`, `bound`, `start`, `end`.
 Data types, as the notebook's readers take them: `video` (a file at its own frame rate),
 `frame` (a folder of `00001.jpg`, ... at `task.frame_rates.frame`, 3 in the notebook) and `gif`
 (read at `task.frame_rates.gif`, 25 in the notebook). A bounded question is about
@@ -32,8 +33,10 @@ from modeltest.tasks.io import read_json, require_dir, resolve_media
 from modeltest.tasks.video_frames import reference_spec
 
 DATA_TYPES = ("video", "frame", "gif")
-TSV_COLUMNS = ("index", "task_type", "prefix", "data_type", "bound", "video", "question",
-               "answer", "candidates")
+TSV_COLUMNS = ("index", "task_type", "prefix", "video", "question", "answer", "candidates")
+# MVBench.tsv has these too; MVBench_MP4.tsv (the hub's `video` branch: clips already cut to
+# their bounds, all mp4) has neither: every row is then a whole video file
+TSV_READING = ("data_type", "bound")
 
 
 def _data_list(task: dict) -> dict[str, dict]:
@@ -145,7 +148,12 @@ def _read_tsv(task: dict, path: Path, context: ReadContext) -> list[Document]:
     missing = [c for c in TSV_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(f"{path}: no column(s) {', '.join(missing)} (MVBench.tsv has "
-                        f"{', '.join(TSV_COLUMNS)}, start, end)")
+                        f"{', '.join(TSV_COLUMNS + TSV_READING)}, start, end)")
+    present = [c for c in TSV_READING if c in table.columns]
+    if len(present) == 1:
+        raise DataError(f"{path}: a '{present[0]}' column without "
+                        f"'{(set(TSV_READING) - set(present)).pop()}'")
+    cut_clips = not present
     chosen = _selected(task, list(TASKS))
     base = require_dir(task["video_root"], "task.video_root") if task["video_root"] \
         else path.parent
@@ -162,6 +170,8 @@ def _read_tsv(task: dict, path: Path, context: ReadContext) -> list[Document]:
             raise DataError(f"{where}: task_type {name!r} is not an MVBench task")
         if chosen is not None and name not in chosen:
             continue
+        if cut_clips:
+            row.update(data_type="video", bound="False")
         if row["data_type"] not in DATA_TYPES:
             raise DataError(f"{where}: data_type {row['data_type']!r} is not one of "
                             f"{', '.join(DATA_TYPES)}")

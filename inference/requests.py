@@ -4,6 +4,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+@dataclass(frozen=True)
+class VideoSpec:
+    """How a benchmark says a question's video is read (inference/video_reading.py); a
+    request without one reads the whole file by the model's own frame rule.
+
+    `frame_rate`: the rate a folder of frames (or a GIF) is read at, as the benchmark reads
+    it (MVBench: 3 for its frame folders, 25 for GIFs); None: a file's own rate.
+    `start`/`end`: seconds; the question is about this span only (MVBench's bounded tasks).
+    `sampler`: the benchmark's reference frames (a rule of inference/benchmark_frames.py:
+    mvbench_segments, vlmevalkit_uniform, vlmevalkit_fps) instead of the model's rule, with
+    `frames` (segments, nframe) or `fps`."""
+    frame_rate: float | None = None
+    start: float | None = None
+    end: float | None = None
+    sampler: str | None = None
+    frames: int | None = None
+    fps: float | None = None
+
+
 @dataclass
 class Request:
     request_id: str
@@ -11,6 +30,10 @@ class Request:
     images: list[str] = field(default_factory=list)
     video: str | None = None
     max_new_tokens: int = 32
+    video_spec: VideoSpec | None = None  # None: the whole video, the model's frame rule
+    # the text the model's answer begins with, after its chat template's assistant turn
+    # opens (MVBench's own evaluation: "Best option:("); the model continues from it
+    answer_start: str = ""
 
 
 @dataclass

@@ -16,6 +16,9 @@ class Sample:
     choices: dict[str, str] | None = None   # lettered options for multiple choice
     source: str = ""                  # "file:line", "file#key" or "file: row N"
     fields: dict[str, Any] = field(default_factory=dict)   # the document's other columns
+    # how the benchmark reads the video (a span, a frame folder's rate, its reference frames);
+    # None: the whole file by the model's own frame rule (inference.requests.VideoSpec)
+    video_spec: dict[str, Any] | None = None
 
     @property
     def media(self) -> list[str]:

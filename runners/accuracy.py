@@ -20,7 +20,7 @@ from inference.environment import environment_manifest
 from inference import media, video_cache
 from inference.engine import Engine
 from runners.models import check_model, create_adapter, generation_settings
-from inference.requests import Request
+from inference.requests import Request, VideoSpec
 from modeltest.reports.batch_log import BatchLog
 from modeltest.reports.logprobs_log import logprobs_line, logprobs_part_path
 from modeltest.reports.samples_log import SamplesLog, part_path
@@ -129,7 +129,9 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     media.configure_limits(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
     max_new = _max_new_tokens(cfg)
-    everything = [Request(f, s.prompt, s.images, s.video, int(max_new))
+    answer_start = str(cfg["task"]["answer_start"])
+    everything = [Request(f, s.prompt, s.images, s.video, int(max_new),
+                          VideoSpec(**s.video_spec) if s.video_spec else None, answer_start)
                   for f, s in pending.items()]
     mine = everything[parallel.dp_rank::parallel.dp]
     budget = ErrorBudget(runtime["max_error_rate"], len(run_.samples))

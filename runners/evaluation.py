@@ -66,10 +66,10 @@ class Run:
         return tuple(self.cfg["model"]["stop_strings"] or DEFAULT_STOP_STRINGS)
 
     def clean(self, raw_prediction: str | None) -> str:
-        """The answer the scorer sees (task.clean_whitespace: one trimmed line, or as
-        generated up to the chat end marker)."""
+        """The answer the scorer sees: one trimmed line, or as generated up to the chat end
+        marker for scorers whose official rules read whitespace (Scorer.keep_whitespace)."""
         return clean_prediction(raw_prediction, self.stop_strings,
-                                whitespace=bool(self.cfg["task"]["clean_whitespace"]))
+                                self.scorer.keep_whitespace)
 
 
 def prompt_template(cfg: dict) -> str:
@@ -140,6 +140,10 @@ def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str
     `fields` for the task's aggregation hook."""
     kept = run.cfg["task"]["record_fields"]
     fields = {"fields": {name: sample.fields.get(name) for name in kept}} if kept else {}
+    if sample.video_spec:     # how the video was read, where the task says more than the file
+        fields["video_spec"] = sample.video_spec
+    if run.cfg["task"]["answer_start"]:    # the model's answer began with it
+        fields["answer_start"] = run.cfg["task"]["answer_start"]
     return {
         "question_id": sample.question_id,
         "subject": sample.subject,

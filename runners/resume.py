@@ -38,6 +38,13 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     settings.update({key: model[key] for key in ("system_message", "endpoint", "api",
                                                  "served_model", "backend")
                      if key in model})
+    # what only some tasks have, absent otherwise so that the identities of runs without it
+    # stay as they were: the answer's given start, and which frames of their videos the
+    # samples are read with (spans, frame folders, reference frames)
+    extra = {"answer_start": cfg["task"]["answer_start"]} if cfg["task"]["answer_start"] else {}
+    specs = [sample.video_spec for sample in samples or []]
+    if any(specs):
+        extra["video_specs"] = _digest(specs)
     identity = {
         "model": settings,
         "generation": generation_settings(model).record(),
@@ -45,6 +52,7 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
                                              full=bool(cfg["runtime"]["verify_weights"])),
         "task": cfg["task"]["name"],
         "prompt_template": cfg["task"]["prompt_template"],
+        **extra,
         "max_new_tokens": cfg["task"]["max_new_tokens"],
         "data": data_identity(cfg["task"], samples or []),
     }
@@ -58,8 +66,9 @@ def _digest(value) -> str:
 
 
 def sample_fingerprint(identity_digest: str, sample: Sample) -> str:
+    spec = [sample.video_spec] if sample.video_spec else []   # the frames the model sees
     return _digest([identity_digest, str(sample.question_id), sample.prompt, sample.images,
-                    sample.video, sample.references])[:24]
+                    sample.video, sample.references, *spec])[:24]
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -11,9 +11,10 @@ import torch
 from inference.fingerprints import batch_fingerprints
 from inference.generation import hf_generate_kwargs, resolve_generation, stop_ids, \
     token_ids_only
-from inference.media import load_image, load_video_frames
+from inference.media import load_image
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
+from inference.video_reading import frames_for_model
 from inference.sharded_loading import load_transformers_model
 from inference.tensor_parallel import shard_model
 
@@ -61,6 +62,8 @@ class ImageTextAdapter(ModelAdapter):
     """
 
     video_mode = "frames"
+    # what the model's template puts between the opened assistant turn and its answer
+    answer_separator = ""
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -130,12 +133,17 @@ class ImageTextAdapter(ModelAdapter):
         frames = self.max_frames if request.video else 0
         return len(request.text) // 4 + per_image * (len(request.images) + frames)
 
+    def answer_begun(self, request: Request) -> str:
+        """The answer's given start (`Request.answer_start`) as the template writes an
+        assistant message after its role marker; "" when there is none."""
+        return self.answer_separator + request.answer_start if request.answer_start else ""
+
     # -- the common path -----------------------------------------------------------------
     def prepare(self, request: Request) -> PreparedRequest:
         """Decode media (runs in background workers; raises MediaError on bad files)."""
         images = [load_image(p) for p in request.images]
-        frames = load_video_frames(request.video, self.fps, self.max_frames) \
-            if request.video else None
+        frames = frames_for_model(request.video, self.fps, self.max_frames,
+                                  request.video_spec) if request.video else None
         return PreparedRequest(request, images, frames)
 
     def build_inputs(self, batch: list[PreparedRequest]):
@@ -145,7 +153,8 @@ class ImageTextAdapter(ModelAdapter):
         for prepared in batch:
             messages = [{"role": "user", "content": self._content(prepared)}]
             texts.append(self.processor.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False))
+                messages, add_generation_prompt=True, tokenize=False)
+                + self.answer_begun(prepared.request))
             images.extend(prepared.images)
             if prepared.video_frames is not None:
                 if self.video_mode == "native":

@@ -9,6 +9,7 @@ from inference.models.deepseek_vl_original import IMAGE_TAG, is_original_layout,
 
 class DeepseekVLAdapter(ImageTextAdapter):
     video_mode = "frames"
+    answer_separator = " "      # its conversation writes "Assistant: <message>"
 
     def _load(self, path, dtype, trust, model_cfg):
         if is_original_layout(path):

@@ -33,11 +33,12 @@ from torch import nn
 from inference.fingerprints import decoded_media, hash_tensors, prompt_fields
 from inference.generation import hf_generate_kwargs, resolve_generation, stop_ids, \
     token_ids_only
-from inference.media import load_image, load_video_frames
+from inference.media import load_image
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import ModelPathError, check_model_path, cut_at_eos, trim_padding
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
+from inference.video_reading import frames_for_model
 
 log = logging.getLogger(__name__)
 
@@ -528,8 +529,8 @@ class DeepseekVL2Adapter(ModelAdapter):
 
     def prepare(self, request: Request) -> PreparedVL2:
         images = [load_image(p) for p in request.images]
-        frames = load_video_frames(request.video, self.fps, self.max_frames) \
-            if request.video else None
+        frames = frames_for_model(request.video, self.fps, self.max_frames,
+                                  request.video_spec) if request.video else None
         decoded = decoded_media(images, frames)
         images += frames or []
         placeholders = request.text.count(IMAGE_TOKEN)
@@ -550,6 +551,8 @@ class DeepseekVL2Adapter(ModelAdapter):
         if IMAGE_TOKEN not in text:
             text = "".join(f"{IMAGE_TOKEN}\n" for _ in prepared.tiles) + text
         prompt = f"<|User|>: {text.strip()}\n\n<|Assistant|>:"
+        if prepared.request.answer_start:     # its conversation writes "<|Assistant|>: ..."
+            prompt += " " + prepared.request.answer_start
         ids = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         for index, piece in enumerate(prompt.split(IMAGE_TOKEN)):
             if index:

@@ -28,7 +28,8 @@ class InternVLAdapter(ImageTextAdapter):
 
     def build_inputs(self, batch):
         if isinstance(self.processor, OriginalProcessor):
-            return self.processor([(p.request.text, p.images, p.video_frames) for p in batch])
+            return self.processor([(p.request.text, p.images, p.video_frames,
+                                    self.answer_begun(p.request)) for p in batch])
         return super().build_inputs(batch)
 
     def _trim_padding(self, ids):

@@ -530,17 +530,19 @@ class OriginalProcessor:
         prompt = self.settings.template.prompt(question, self.settings.system_message)
         return expand_images(prompt, tiles_per_image, self.settings.tokens_per_tile)
 
-    def __call__(self, items: list[tuple[str, list, list | None]]):
-        """items: (question, images, video frames or None) per row."""
+    def __call__(self, items: list[tuple]):
+        """items: (question, images, video frames or None[, the answer's given start]) per
+        row; the answer's start follows the template's assistant role."""
         from transformers import BatchFeature
 
         prompts, pixels = [], []
-        for question, images, frames in items:
+        for question, images, frames, *answer_start in items:
             tiles = [self.settings.pixels(image) for image in images]
             # video frames: one tile each, as InternVL's video example loads them
             tiles += [self.settings.pixels(frame, max_tiles=1) for frame in frames or []]
             pixels.extend(tiles)
-            prompts.append(self.prompt(question, [t.shape[0] for t in tiles], len(frames or [])))
+            prompts.append(self.prompt(question, [t.shape[0] for t in tiles], len(frames or []))
+                           + "".join(answer_start))
         input_ids, attention_mask = tokenize_batch(self.tokenizer, prompts)
         data = {"input_ids": input_ids, "attention_mask": attention_mask}
         if pixels:

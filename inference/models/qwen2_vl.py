@@ -22,7 +22,9 @@ from inference.media import MediaError, _decode_video_frames_at, load_image, \
 from inference.video_cache import CACHE
 from inference.models.base import ImageTextAdapter
 from inference.models.protocol import PreparedRequest
-from inference.requests import Request
+from inference.requests import Request, VideoSpec
+from inference.video_reading import decode_at, plain, reference_indices, \
+    require_video_source, source_info, span
 
 MAX_ASPECT_RATIO = 200
 FRAME_FACTOR = 2        # frames are taken in pairs (the temporal patch)
@@ -113,23 +115,47 @@ class Qwen2VLAdapter(ImageTextAdapter):
                                    self.max_pixels)
         return image.resize((width, height), Image.Resampling.BICUBIC)
 
-    def video_tensor(self, path: str) -> torch.Tensor:
+    def video_tensor(self, path: str, spec: VideoSpec | None = None) -> torch.Tensor:
         """The frames the model sees, (T, 3, H, W) uint8 at their smart size; decoded and
-        resized once per run for every question on the video (inference.video_cache)."""
-        require_regular_file(path, "video")
+        resized once per run for every question on the video (inference.video_cache). A
+        spec (a span, a frame folder, the benchmark's reference frames) picks the frames
+        (`_spec_indices`); their size follows the same rule."""
+        if plain(spec):
+            spec = None
+            require_regular_file(path, "video")
+        else:
+            require_video_source(path)
         key = CACHE.key(path, "qwen2_vl", self.fps, self.min_frames, self.max_frames,
                         self.factor, self.video_min_pixels, self.video_max_pixels,
-                        self.video_total_pixels)
-        frames = CACHE.get(key, lambda: self._decode_video(path).contiguous().numpy())
+                        self.video_total_pixels, spec)
+        frames = CACHE.get(key, lambda: self._decode_video(path, spec).contiguous().numpy())
         return torch.from_numpy(frames.copy())
 
-    def _decode_video(self, path: str) -> torch.Tensor:
+    def _spec_indices(self, path: str, spec: VideoSpec) -> list[int]:
+        """The benchmark's reference frames (an odd count gets its last frame repeated, as
+        qwen-vl-utils pads a list of frames to the temporal patch), or this model's rule on
+        the span the question is about."""
+        if spec.sampler:
+            indices = reference_indices(path, spec)
+            return indices + indices[-1:] * (len(indices) % FRAME_FACTOR)
+        total, rate, _, _ = source_info(path, spec)
+        first, last = span(total, rate, spec)
+        count = frame_count(last - first + 1, rate, self.fps, self.min_frames,
+                            self.max_frames)
+        return [first + i for i in frame_indices(last - first + 1, count)]
+
+    def _decode_video(self, path: str, spec: VideoSpec | None = None) -> torch.Tensor:
         from torchvision.transforms import InterpolationMode
         from torchvision.transforms import functional as TF
 
-        total, rate = video_frame_count_and_rate(path)
-        count = frame_count(total, rate, self.fps, self.min_frames, self.max_frames)
-        frames = torch.from_numpy(_decode_video_frames_at(path, frame_indices(total, count)))
+        if spec is None:
+            total, rate = video_frame_count_and_rate(path)
+            count = frame_count(total, rate, self.fps, self.min_frames, self.max_frames)
+            frames = torch.from_numpy(_decode_video_frames_at(path, frame_indices(total, count)))
+        else:
+            indices = self._spec_indices(path, spec)
+            count = len(indices)
+            frames = torch.from_numpy(decode_at(path, indices))
         frames = frames.permute(0, 3, 1, 2)
         per_frame = max(min(self.video_max_pixels,
                             self.video_total_pixels / count * FRAME_FACTOR),
@@ -152,8 +178,12 @@ class Qwen2VLAdapter(ImageTextAdapter):
             h, w = smart_size(height, width, self.factor, self.min_pixels, self.max_pixels)
             tokens += h * w // self.factor ** 2
         if request.video:
-            total, rate, height, width = video_info(request.video)
-            count = frame_count(total, rate, self.fps, self.min_frames, self.max_frames)
+            if plain(request.video_spec):
+                total, rate, height, width = video_info(request.video)
+                count = frame_count(total, rate, self.fps, self.min_frames, self.max_frames)
+            else:
+                _, _, height, width = source_info(request.video, request.video_spec)
+                count = len(self._spec_indices(request.video, request.video_spec))
             per_frame = max(min(self.video_max_pixels,
                                 self.video_total_pixels / count * FRAME_FACTOR),
                             int(self.video_min_pixels * 1.05))
@@ -164,5 +194,5 @@ class Qwen2VLAdapter(ImageTextAdapter):
     def prepare(self, request: Request) -> PreparedRequest:
         decoded = [load_image(p) for p in request.images]
         images = [self.resize_image(image) for image in decoded]
-        video = self.video_tensor(request.video) if request.video else None
+        video = self.video_tensor(request.video, request.video_spec) if request.video else None
         return PreparedRequest(request, images, video, decoded_media(decoded, video))

@@ -409,6 +409,9 @@ class VLMoAdapter(ModelAdapter):
     def prepare(self, request: Request) -> PreparedRequest:
         if not request.images:
             raise ValueError(f"VLMo needs an image (request {request.request_id})")
+        if request.answer_start:
+            raise ValueError(f"VLMo classifies answers; it cannot continue a given answer start "
+                             f"{request.answer_start!r} (request {request.request_id})")
         decoded = load_image(request.images[0])
         image = decoded.resize((self.image_size, self.image_size),
                                resample=3)   # bicubic, as square_transform

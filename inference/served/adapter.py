@@ -23,7 +23,9 @@ from inference.generation import GenerationConfigError, resolve_generation, stop
 from inference.models.base import ModelPathError, cut_at_eos
 from inference.models.protocol import (Generation, GenerationClock, ModelAdapter,
                                        PreparedRequest)
+from inference.media import MediaError
 from inference.requests import Request
+from inference.video_reading import plain
 from inference.served.apis import APIS
 from inference.served.apis.base import Options, Reply
 from inference.served.http import EndpointError, HttpClient, expand_headers
@@ -140,6 +142,14 @@ class ServedAdapter(ModelAdapter):
     # -- the adapter protocol -------------------------------------------------------------
     def prepare(self, request: Request) -> ServedPrepared:
         """Encode the media (in the engine's loader threads); raises MediaError."""
+        if request.video and not plain(request.video_spec):
+            # the server samples the file by its own rule: a span, a folder of frames or
+            # the benchmark's reference frames cannot be asked of it
+            raise MediaError(f"a served model gets a whole video file; this question's video "
+                             f"{request.video} is to be read as {request.video_spec}")
+        if request.answer_start and self.renderer is None:
+            raise ValueError(f"the {self.api.name} API takes a conversation, not an answer's "
+                             f"given start ({request.answer_start!r}); use a text-in API")
         images = [self.images.url(p) if self.images else media_url(p, self.media)
                   for p in request.images]
         call = ServedCall(request.request_id, request.text, images,
@@ -147,7 +157,8 @@ class ServedAdapter(ModelAdapter):
                            else media_url(request.video, self.media)) if request.video else None)
         if self.renderer is not None:
             call.prompt = self.renderer.render(request.text, len(request.images),
-                                               request.video is not None)
+                                               request.video is not None) \
+                + request.answer_start
             call.image_placeholder = self.renderer.image_placeholder
         return ServedPrepared(request, call=call)
 

@@ -20,6 +20,8 @@ SCORERS = Registry("task.scorer", {
     "ocrbench": "modeltest.scorers.ocrbench_scorer:scorer",
     "mme": "modeltest.scorers.mme_scorer:scorer",
     "pope": "modeltest.scorers.pope_scorer:scorer",
+    "videomme": "modeltest.scorers.videomme_task:scorer",
+    "mvbench": "modeltest.scorers.mvbench_task:scorer",
 })
 
 

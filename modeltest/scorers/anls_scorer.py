@@ -37,4 +37,5 @@ def scorer(task: dict) -> Scorer:
             return SampleScore(None, normalize(answer))
         return SampleScore(anls(answer, sample.references, THRESHOLD), normalize(answer))
     return Scorer("anls", "anls", score, f"rrc (threshold {THRESHOLD})", SOURCE,
-                  notes=unanswered_notes(task))
+                  notes=unanswered_notes(task),
+                  keep_whitespace=True)   # ANLS divides by the answer's raw length

@@ -49,6 +49,9 @@ class Scorer:
     check_sample: Callable[[Sample], None] = _any_sample
     # True: the scorer has no metric, and a judge model (runner.judge, CLIP) may score it
     judged: bool = False
+    # True: the answer is only cut at the stop strings, its newlines, tabs and outer spaces
+    # kept, because the official code reads them (MVBench takes the reply's first line)
+    keep_whitespace: bool = False
 
     def score(self, answer: str, sample: Sample) -> SampleScore:
         """Score an answer already cleaned by clean_prediction (an empty one included)."""

@@ -57,7 +57,8 @@ def scorer(task: dict) -> Scorer:
         return SampleScore(float(read == sample.references[0].lower()), read, {"read": read})
     return Scorer("mme", "acc", score, "calculation.py", SOURCE,
                   error_extra=(("read", "other"),), counts=_counts, notes=_notes,
-                  check_sample=_check)
+                  check_sample=_check,
+                  keep_whitespace=True)   # the tool reads the first four characters
 
 
 def aggregate(records: list[dict], metrics: dict, task: dict) -> None:

@@ -51,7 +51,8 @@ def scorer(task: dict) -> Scorer:
         hit = ocrbench_hit(answer, sample.references, dataset_name(sample.fields))
         return SampleScore(float(hit), answer)
     return Scorer("ocrbench", "accuracy", score, "example.py", SOURCE, notes=_notes,
-                  check_sample=_check)
+                  check_sample=_check,
+                  keep_whitespace=True)   # HME100k's rule removes spaces only
 
 
 def aggregate(records: list[dict], metrics: dict, task: dict) -> None:

@@ -59,7 +59,8 @@ def scorer(task: dict) -> Scorer:
         read = parse_yes_no(answer)
         return SampleScore(float(read == sample.references[0].lower()), read, {"read": read})
     return Scorer("pope", "accuracy", score, "evaluate.py", SOURCE, notes=_notes,
-                  check_sample=_scorer_check(task))
+                  check_sample=_scorer_check(task),
+                  keep_whitespace=True)   # the rule splits on single spaces
 
 
 def _table(records: list[dict]) -> dict:

@@ -9,11 +9,10 @@ DEFAULT_STOP_STRINGS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|end|>", "<|eot
 
 
 def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STOP_STRINGS,
-                     whitespace: bool = True) -> str:
-    """Cut at the first stop string; with `whitespace` (task.clean_whitespace) also turn
-    newlines and tabs into spaces and strip. Without it the answer stays as generated, for
-    official rules that count whitespace (ANLS's denominator, MME's first four characters,
-    POPE's split on single spaces)."""
+                     keep_whitespace: bool = False) -> str:
+    """Cut at the first stop string, turn newlines and tabs into spaces, strip.
+    `keep_whitespace`: only cut (for scorers whose official code reads the reply's lines and
+    spaces itself, as Video-MME's and MVBench's do)."""
     if not text:
         return ""
     cut = len(text)
@@ -22,6 +21,6 @@ def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STO
             index = text.find(stop)
             if index != -1:
                 cut = min(cut, index)
-    if not whitespace:
+    if keep_whitespace:
         return text[:cut]
     return text[:cut].replace("\n", " ").replace("\t", " ").strip()

@@ -24,4 +24,5 @@ def scorer(task: dict) -> Scorer:
     def score(answer: str, sample) -> SampleScore:
         return SampleScore(relaxed_accuracy(answer, sample.references, variant), answer)
     return Scorer("relaxed_accuracy", "relaxed_accuracy", score, variant, SOURCES[variant],
-                  check_sample=needs_references)
+                  check_sample=needs_references,
+                  keep_whitespace=True)   # the rule compares the answer as generated

@@ -17,6 +17,10 @@ class Document:
     question: str = ""
     images: list[str] = field(default_factory=list)    # file paths
     video: str | None = None
+    # how the benchmark reads the video, where it says more than "the whole file": frame_rate
+    # (a folder of frames, a GIF), start/end (seconds), sampler/frames/fps (its reference
+    # frames); the keys of inference.requests.VideoSpec
+    video_spec: dict[str, Any] | None = None
     answers: list[str] = field(default_factory=list)   # the references
     choices: dict[str, str] | None = None  # lettered options, in order
     fields: dict[str, Any] = field(default_factory=dict)   # every other column (hint, ...)

@@ -11,6 +11,9 @@ class Request:
     images: list[str] = field(default_factory=list)
     video: str | None = None
     max_new_tokens: int = 32
+    # the text marks with `<image k>` where image k goes (inference/image_markers.py); each
+    # family lays the images out as its own code does for such a question
+    image_markers: bool = False
 
 
 @dataclass

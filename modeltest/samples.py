@@ -16,6 +16,7 @@ class Sample:
     choices: dict[str, str] | None = None   # lettered options for multiple choice
     source: str = ""                  # "file:line", "file#key" or "file: row N"
     fields: dict[str, Any] = field(default_factory=dict)   # the document's other columns
+    image_markers: bool = False       # `<image k>` in the prompt marks where image k goes
 
     @property
     def media(self) -> list[str]:

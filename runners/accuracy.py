@@ -111,7 +111,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     video_cache.configure_from(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
     max_new = cfg["model"]["generation"]["max_new_tokens"] or cfg["task"]["max_new_tokens"]
-    everything = [Request(f, s.prompt, s.images, s.video, int(max_new))
+    everything = [Request(f, s.prompt, s.images, s.video, int(max_new), s.image_markers)
                   for f, s in pending.items()]
     mine = everything[parallel.dp_rank::parallel.dp]
     budget = ErrorBudget(runtime["max_error_rate"], len(run_.samples))

@@ -26,7 +26,8 @@ from modeltest.reports.terminal import print_summary
 from modeltest.samples import Sample
 from modeltest.scorers import Scorer, get_scorer
 from modeltest.scorers.aggregate import aggregate, headline_metrics
-from modeltest.scorers.prediction_cleaning import DEFAULT_STOP_STRINGS, clean_prediction
+from modeltest.scorers.prediction_cleaning import (DEFAULT_STOP_STRINGS, clean_prediction,
+                                                   cut_at_stop)
 from modeltest.tasks import load_samples
 from runners.clip_judge import judge_config
 from runners.config import ConfigError, to_container
@@ -154,14 +155,26 @@ def score_records(run: Run, records: list[dict]) -> tuple[list[dict], int]:
     """Every record scored from its stored prediction by the task's scorer; an errored sample
     scores 0. Returns the records and how many scores stored by an earlier run changed."""
     samples = {str(sample.question_id): sample for sample in run.samples}
+    scorer = run.scorer
+    answers = {}
+    for position, record in enumerate(records):
+        sample = samples.get(str(record["question_id"]))
+        if sample is not None and record.get("error") is None:
+            raw = record.get("prediction")
+            answers[position] = (cut_at_stop(raw, run.stop_strings) if scorer.keeps_layout
+                                 else clean_prediction(raw, run.stop_strings), sample)
+    if scorer.score_all is not None:   # one answer's score depends on the others'
+        results = dict(zip(answers, scorer.score_all(list(answers.values()))))
+    else:
+        results = {position: scorer.score(*answer) for position, answer in answers.items()}
     scored, changed = [], 0
-    for record in records:
+    for position, record in enumerate(records):
         sample = samples.get(str(record["question_id"]))
         if sample is None:
             scored.append(record)
             continue
         cleaned = clean_prediction(record.get("prediction"), run.stop_strings)
-        result = run.scorer.score(cleaned, sample) if record.get("error") is None else None
+        result = results.get(position)
         fields = {
             "cleaned_prediction": cleaned,
             "normalized_prediction": result.normalized if result else "",

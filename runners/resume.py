@@ -34,6 +34,7 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
         "model": settings,
         "task": cfg["task"]["name"],
         "prompt_template": cfg["task"]["prompt_template"],
+        "image_markers": cfg["task"]["image_markers"],
         "max_new_tokens": cfg["task"]["max_new_tokens"],
         "data": data_identity(cfg["task"], samples or []),
     }

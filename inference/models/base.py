@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from inference import image_markers
 from inference.media import load_image, load_video_frames
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
@@ -58,6 +59,8 @@ class ImageTextAdapter(ModelAdapter):
     """
 
     video_mode = "frames"
+    # the chat template writes a newline after each image itself (InternVL's "<image>\n")
+    newline_after_image = False
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -106,12 +109,16 @@ class ImageTextAdapter(ModelAdapter):
         return {}
 
     def _content(self, prepared: PreparedRequest) -> list[dict]:
-        parts: list[dict] = [{"type": "image"} for _ in prepared.images]
+        marked = prepared.pieces is not None
+        parts: list[dict] = [] if marked else [{"type": "image"} for _ in prepared.images]
         if prepared.video_frames is not None:
             if self.video_mode == "native":
                 parts.append({"type": "video"})
             else:
                 parts.extend({"type": "image"} for _ in prepared.video_frames)
+        if marked:    # the images where the question's layout puts them
+            return parts + image_markers.content_parts(prepared.pieces,
+                                                       self.newline_after_image)
         parts.append({"type": "text", "text": prepared.request.text})
         return parts
 
@@ -126,10 +133,11 @@ class ImageTextAdapter(ModelAdapter):
     # -- the common path -----------------------------------------------------------------
     def prepare(self, request: Request) -> PreparedRequest:
         """Decode media (runs in background workers; raises MediaError on bad files)."""
-        images = [load_image(p) for p in request.images]
+        pieces, paths = self.placed_images(request)
+        images = [load_image(p) for p in paths]
         frames = load_video_frames(request.video, self.fps, self.max_frames) \
             if request.video else None
-        return PreparedRequest(request, images, frames)
+        return PreparedRequest(request, images, frames, pieces)
 
     def build_inputs(self, batch: list[PreparedRequest]):
         """The processor's tensors on the CPU (chat template, resizing, tiling, tokenising,

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
+from inference import image_markers
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import ModelPathError, check_model_path, cut_at_eos, trim_padding
@@ -520,10 +521,11 @@ class DeepseekVL2Adapter(ModelAdapter):
         return (array - mean) / std
 
     def prepare(self, request: Request) -> PreparedVL2:
-        images = [load_image(p) for p in request.images]
+        pieces, paths = self.placed_images(request)
+        images = [load_image(p) for p in paths]
         if request.video:
             images += load_video_frames(request.video, self.fps, self.max_frames)
-        placeholders = request.text.count(IMAGE_TOKEN)
+        placeholders = self._text(request, pieces).count(IMAGE_TOKEN)
         if placeholders and placeholders != len(images):
             raise ValueError(f"the question holds {placeholders} {IMAGE_TOKEN} placeholders for "
                              f"{len(images)} images")
@@ -532,12 +534,20 @@ class DeepseekVL2Adapter(ModelAdapter):
         for image in images:
             tiles, columns, rows = tile_image(image, self.spec, cropping)
             tiled.append((self._pixels(tiles), columns, rows))
-        return PreparedVL2(request, images, None, tiled)
+        return PreparedVL2(request, images, None, pieces, tiled)
+
+    @staticmethod
+    def _text(request: Request, pieces) -> str:
+        """The question; a marked one with "<image>\\n" at each mark (VLMEvalKit's
+        DeepSeekVL2 wrapper writes an image so)."""
+        if pieces is None:
+            return request.text
+        return image_markers.render(pieces, IMAGE_TOKEN + "\n")
 
     def _prompt_ids(self, prepared: PreparedVL2) -> list[int]:
         """<bos><|User|>: <image>\\n...{text}\\n\\n<|Assistant|>: with image tokens expanded;
         a question that holds <image> itself keeps the images where it puts them."""
-        text = prepared.request.text
+        text = self._text(prepared.request, prepared.pieces)
         if IMAGE_TOKEN not in text:
             text = "".join(f"{IMAGE_TOKEN}\n" for _ in prepared.tiles) + text
         prompt = f"<|User|>: {text.strip()}\n\n<|Assistant|>:"

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from inference import image_markers
 from inference.device import synchronize
 from inference.requests import Request
 
@@ -58,6 +59,9 @@ class PreparedRequest:
     request: Request
     images: list = field(default_factory=list)
     video_frames: list | None = None
+    # a request with image markers: its text and image slots in the family's layout (an int
+    # is the position in `images`); None: the images go where the family puts them unmarked
+    pieces: list | None = None
 
 
 @dataclass
@@ -145,6 +149,9 @@ class ModelAdapter(ABC):
     # None: runtime.batch_size
     requests_per_batch: int | None = None
     device: str | None = None         # where the model runs (None: not in this process)
+    # how the family lays out a question that marks where its images go
+    # (inference/image_markers.py): interleaved, numbered_in_front or first_in_front
+    image_layout = staticmethod(image_markers.interleaved)
 
     @staticmethod
     @abstractmethod
@@ -169,6 +176,15 @@ class ModelAdapter(ABC):
                   ignore_eos: bool, clock: GenerationClock) -> Generation:
         """Copy `inputs` (build_inputs' value) to the device and run the model, calling the
         clock's `inputs_on_device()` and `finish()`; the timings come from `clock.timings()`."""
+
+    def placed_images(self, request: Request) -> tuple[list | None, list[str]]:
+        """(pieces in this family's layout, image paths in the order shown) of a request
+        whose text marks where its images go; (None, its images) for any other request."""
+        if request.image_markers and request.video:
+            raise ValueError("a question that marks where its images go cannot also have a "
+                             "video")
+        return image_markers.placed(request.text, request.images, request.image_markers,
+                                    self.image_layout)
 
     # -- what callers use -------------------------------------------------------------------
     def build(self, batch: list[PreparedRequest]) -> BuiltInputs:

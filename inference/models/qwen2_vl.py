@@ -161,6 +161,7 @@ class Qwen2VLAdapter(ImageTextAdapter):
         return tokens
 
     def prepare(self, request: Request) -> PreparedRequest:
-        images = [self.resize_image(load_image(p)) for p in request.images]
+        pieces, paths = self.placed_images(request)
+        images = [self.resize_image(load_image(p)) for p in paths]
         video = self.video_tensor(request.video) if request.video else None
-        return PreparedRequest(request, images, video)
+        return PreparedRequest(request, images, video, pieces)

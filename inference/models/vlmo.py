@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inference import image_markers
 from inference.media import load_image
 from inference.models.base import ModelPathError
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
@@ -381,6 +382,8 @@ class VLMoAdapter(ModelAdapter):
     """Classification, not generation: the "generated" text is the top answer label."""
 
     video_mode = "frames"
+    # one image a question: the first one shown, the texts joined by newlines
+    image_layout = staticmethod(image_markers.first_in_front)
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -402,16 +405,23 @@ class VLMoAdapter(ModelAdapter):
         self.device, self.dtype = device, dtype
 
     def prepare(self, request: Request) -> PreparedRequest:
-        if not request.images:
+        pieces, paths = self.placed_images(request)
+        if not paths:
             raise ValueError(f"VLMo needs an image (request {request.request_id})")
-        image = load_image(request.images[0]).resize((self.image_size, self.image_size),
-                                                     resample=3)   # bicubic, as square_transform
-        return PreparedRequest(request, [image])
+        image = load_image(paths[0]).resize((self.image_size, self.image_size),
+                                            resample=3)   # bicubic, as square_transform
+        return PreparedRequest(request, [image], None, pieces)
+
+    @staticmethod
+    def _text(prepared: PreparedRequest) -> str:
+        if prepared.pieces is None:
+            return prepared.request.text
+        return image_markers.render(prepared.pieces, "")
 
     def build_inputs(self, batch: list[PreparedRequest]) -> VLMoInputs:
         import numpy as np
 
-        encoded = self.tokenizer([p.request.text for p in batch], padding="max_length",
+        encoded = self.tokenizer([self._text(p) for p in batch], padding="max_length",
                                  truncation=True, max_length=self.max_text_len,
                                  return_tensors="pt")
         pixels = torch.stack([torch.from_numpy(np.asarray(p.images[0], dtype=np.float32))

@@ -119,12 +119,14 @@ class ServedAdapter(ModelAdapter):
     # -- the adapter protocol -------------------------------------------------------------
     def prepare(self, request: Request) -> ServedPrepared:
         """Encode the media (in the engine's loader threads); raises MediaError."""
+        pieces, paths = self.placed_images(request)
         call = ServedCall(request.request_id, request.text,
-                          [media_url(p, self.media) for p in request.images],
-                          media_url(request.video, self.media) if request.video else None)
+                          [media_url(p, self.media) for p in paths],
+                          media_url(request.video, self.media) if request.video else None,
+                          pieces=pieces)
         if self.renderer is not None:
-            call.prompt = self.renderer.render(request.text, len(request.images),
-                                               request.video is not None)
+            call.prompt = self.renderer.render(request.text, len(paths),
+                                               request.video is not None, pieces)
             call.image_placeholder = self.renderer.image_placeholder
         return ServedPrepared(request, call=call)
 

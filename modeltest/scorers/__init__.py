@@ -15,6 +15,8 @@ SCORERS = Registry("task.scorer", {
     "vqav2": "modeltest.scorers.vqav2:scorer",
     "choice": "modeltest.scorers.choice:scorer",
     "caption": "modeltest.scorers.caption:scorer",
+    "vlmevalkit_mcq": "modeltest.scorers.vlmevalkit_scoring:scorer",
+    "mmmu": "modeltest.scorers.mmmu_scoring:scorer",
 })
 
 

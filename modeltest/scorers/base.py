@@ -49,6 +49,12 @@ class Scorer:
     check_sample: Callable[[Sample], None] = _any_sample
     # True: the scorer has no metric, and a judge model (runner.judge, CLIP) may score it
     judged: bool = False
+    # True: the answer is the prediction cut at the stop strings only (newlines, tabs and
+    # surrounding spaces kept), as an official scorer that reads them gets it
+    keeps_layout: bool = False
+    # a run scored at once, where one answer's score depends on the others' (MMMU's seeded
+    # guesses, drawn in the official order): [(answer, sample)] -> [SampleScore], in order
+    score_all: Callable[[list[tuple[str, Sample]]], list[SampleScore]] | None = None
 
     def score(self, answer: str, sample: Sample) -> SampleScore:
         """Score an answer already cleaned by clean_prediction (an empty one included)."""

@@ -8,8 +8,8 @@ DEFAULT_STOP_STRINGS = ("<|im_end|>", "<|endoftext|>", "</s>", "<|end|>", "<|eot
                         "<｜end▁of▁sentence｜>", "<end_of_utterance>")
 
 
-def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STOP_STRINGS) -> str:
-    """Cut at the first stop string, turn newlines and tabs into spaces, strip."""
+def cut_at_stop(text: str | None, stop_strings: Iterable[str] = DEFAULT_STOP_STRINGS) -> str:
+    """The text before the first stop string, otherwise as generated."""
     if not text:
         return ""
     cut = len(text)
@@ -18,4 +18,9 @@ def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STO
             index = text.find(stop)
             if index != -1:
                 cut = min(cut, index)
-    return text[:cut].replace("\n", " ").replace("\t", " ").strip()
+    return text[:cut]
+
+
+def clean_prediction(text: str | None, stop_strings: Iterable[str] = DEFAULT_STOP_STRINGS) -> str:
+    """Cut at the first stop string, turn newlines and tabs into spaces, strip."""
+    return cut_at_stop(text, stop_strings).replace("\n", " ").replace("\t", " ").strip()

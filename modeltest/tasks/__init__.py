@@ -91,7 +91,8 @@ def to_sample(document: Document, task: dict, template: str, hook=None) -> Sampl
     return Sample(question_id=document.id, subject=_subject(document, task),
                   prompt=render_prompt(template, document, hook), images=list(document.images),
                   video=document.video, references=list(document.answers),
-                  choices=document.choices, source=document.source, fields=fields)
+                  choices=document.choices, source=document.source, fields=fields,
+                  image_markers=bool(task["image_markers"]))
 
 
 def load_samples(task: dict, template: str,

@@ -10,7 +10,9 @@ Images come from the `Image` feature's bytes, written once as files byte for byt
 `image_2`, ... (MMMU's layout). `answers` may be a list of strings, a list of
 {"answer", ...} objects (lmms-lab/VQAv2) or one string; `options` (a list, or a list written as
 a Python literal) become lettered choices. `task.columns` renames: {id, question, image,
-answer, options} -> the dataset's column names. Nothing is downloaded: a hub id is refused.
+answer, options} -> the dataset's column names; `id: null` for a copy without an id column
+(lmms-lab/ai2d, ScienceQA, RealWorldQA): a row's id is then its position in the split (0, 1,
+...). Nothing is downloaded: a hub id is refused.
 """
 from __future__ import annotations
 
@@ -153,7 +155,8 @@ def read(task: dict, context: ReadContext) -> list[Document]:
     dataset, origin = _load(path, task["data_split"], context.media_dir.parent / "datasets")
     columns = {**DEFAULT_COLUMNS, **(task["columns"] or {})}
     features = dataset.features
-    if columns["id"] not in features:
+    by_position = columns["id"] is None
+    if not by_position and columns["id"] not in features:
         raise DataError(f"{origin}: no '{columns['id']}' column (columns: "
                         f"{', '.join(features)}); map yours with task.columns.id")
     image_columns = _image_columns(features, columns)
@@ -164,7 +167,8 @@ def read(task: dict, context: ReadContext) -> list[Document]:
     documents = []
     for number, row in enumerate(dataset, start=1):
         where = f"{origin}: row {number}"
-        if row[columns["id"]] is None:
+        qid = number - 1 if by_position else row[columns["id"]]
+        if qid is None:
             context.bad(f"{where}: no {columns['id']}")
             continue
         try:
@@ -178,9 +182,9 @@ def read(task: dict, context: ReadContext) -> list[Document]:
         fields = {key: value for key, value in row.items()
                   if key not in skip and not isinstance(value, (bytes, dict, list))}
         documents.append(Document(
-            id=row[columns["id"]], question=str(row.get(columns["question"]) or ""),
+            id=qid, question=str(row.get(columns["question"]) or ""),
             images=images, answers=answers, choices=choices, fields=fields,
-            source=f"{where} ({columns['id']} {row[columns['id']]})"))
+            source=f"{where} ({columns['id'] or 'position'} {qid})"))
     return documents
 
 

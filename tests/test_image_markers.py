@@ -191,3 +191,28 @@ def test_an_original_layout_internvl_checkpoint_gets_the_numbered_layout(tmp_pat
     assert int((inputs["input_ids"] == context).sum()) == settings.tokens_per_tile * sum(tiles)
     assert adapter.processor.tokenizer.decode(inputs["input_ids"][0].tolist()).count(
         "Image-") == 6
+
+
+def test_a_served_model_gets_the_images_where_the_question_marks_them(tmp_path):
+    """OpenAI content parts and MindIE's inputs in the marked order, images as data URLs."""
+    from PIL import Image
+
+    from inference.served.apis.mindie import MindieApi
+    from inference.served.prompts import ServedCall, content_parts, media_url
+
+    paths = []
+    for k in range(2):
+        paths.append(str(tmp_path / f"{k}.png"))
+        Image.new("RGB", (8, 8 + k)).save(paths[-1])
+    pieces, shown = image_markers.placed(QUESTION, paths, True, image_markers.interleaved)
+    call = ServedCall("m", QUESTION, [media_url(p) for p in shown], pieces=pieces)
+    parts = content_parts(call)
+    assert [p["type"] for p in parts] == ["text", "image_url", "text", "image_url", "text",
+                                          "image_url", "text"]
+    assert [p["image_url"]["url"] for p in parts if p["type"] == "image_url"] == \
+        [media_url(paths[1]), media_url(paths[0]), media_url(paths[1])]
+    from inference.served.apis.base import Options
+
+    api = MindieApi(None, {})     # no client: only the request body is built
+    _, payload = api.request(call, Options(4, []))
+    assert [i["type"] for i in payload["inputs"]] == [p["type"] for p in parts]

@@ -83,6 +83,18 @@ def test_mmbench_answers_rescore_to_its_circular_accuracy(golden, tmp_path):
     mains = {e["row"]["index"] for e in entries if e["row"]["index"] < 1_000_000}
     grouped = [e for e in entries if e["row"]["index"] % 1_000_000 in mains]
     assert metrics["overall"]["rows"] == len(grouped) < len(entries)   # orphans are ignored
+    _rescores_its_own_samples(tmp_path, "mmbench", summary, "runner.allow_partial=true")
+
+
+def _rescores_its_own_samples(tmp_path, task, summary, *extra):
+    """The run's own samples.jsonl rescores to the same metrics."""
+    out = tmp_path / "again"
+    data = summary["config"]["task"]["local_dataset_path"]
+    assert main([f"task={task}", "runner=score", f"task.local_dataset_path={data}",
+                 f"runner.predictions={tmp_path / 'out' / 'debug' / 'samples.jsonl'}",
+                 f"output_dir={out}", *extra]) == 0
+    again = json.loads((out / "results" / "summary.json").read_text())
+    assert again["metrics"] == summary["metrics"]
 
 
 def test_mmmu_answers_rescore_to_vlmevalkits_tables(tmp_path):
@@ -155,6 +167,8 @@ def test_mmmu_answers_rescore_to_mmmus_own_report(split, tmp_path):
             (official["num"], official["acc"]), name
     assert metrics["overall"][f"accuracy_{split}"] == metrics[f"{split}/Overall"]["accuracy"]
     assert metrics["overall"]["unparsed"] == sum(bool(c["official"].get("guessed")) for c in cases)
+    _rescores_its_own_samples(tmp_path, "mmmu", summary, f"task.data_split={split}",
+                              "task.unparsed=random")
 
 
 def test_mmmu_strict_counts_the_official_guesses_as_unparsed_and_wrong(tmp_path):
@@ -169,10 +183,4 @@ def test_mmmu_strict_counts_the_official_guesses_as_unparsed_and_wrong(tmp_path)
     assert all(records[c["id"]]["score"] == float(c["official"]["judge"] == "Correct")
                for c in agree)
     assert any("task.unparsed=random" in note for note in summary["notes"])
-    # the run's own samples.jsonl rescores to the same metrics
-    out = tmp_path / "again"
-    assert main(["task=mmmu", "runner=score", f"task.local_dataset_path={tmp_path / 'mmmu'}",
-                 "task.data_split=dev", f"runner.predictions={tmp_path / 'out' / 'debug' / 'samples.jsonl'}",
-                 f"output_dir={out}"]) == 0
-    again = json.loads((out / "results" / "summary.json").read_text())
-    assert again["metrics"] == summary["metrics"]
+    _rescores_its_own_samples(tmp_path, "mmmu", summary, "task.data_split=dev")

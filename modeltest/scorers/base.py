@@ -57,7 +57,8 @@ class Scorer:
     score_all: Callable[[list[tuple[str, Sample]]], list[SampleScore]] | None = None
 
     def score(self, answer: str, sample: Sample) -> SampleScore:
-        """Score an answer already cleaned by clean_prediction (an empty one included)."""
+        """Score an answer already cleaned by clean_prediction (an empty one included), or,
+        for a scorer that keeps_layout, only cut at the stop strings."""
         return self.score_answer(answer, sample)
 
     def describe(self) -> dict:

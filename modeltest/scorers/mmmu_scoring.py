@@ -124,10 +124,15 @@ def scorer(task: dict) -> Scorer:
 
 
 def _table_entry(records: list[dict]) -> dict:
+    """A table row: its questions, right answers, accuracy, and the scoring's counts (MMMU's
+    `unparsed`, or VLMEvalKit's `needs_judge`)."""
     right = sum(1 for r in records if float(r.get("score") or 0.0) >= 1.0)
     entry = {"total": len(records), "pass": right,
              "accuracy": 100.0 * right / len(records) if records else 0.0}
-    entry.update(_counts(records))
+    answered = [r.get("extra") or {} for r in records if not r.get("error")]
+    for count in ("unparsed", "needs_judge"):
+        if any(count in extra for extra in answered):
+            entry[count] = sum(1 for extra in answered if extra.get(count))
     return entry
 
 

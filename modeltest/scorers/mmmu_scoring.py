@@ -14,8 +14,9 @@ Task keys (conf/task/mmmu.yaml):
 A question is multiple choice when its `question_type` says so (the lmms-lab copy), or, in
 VLMEvalKit's TSV (no such column), when it has options; its options are those the data
 holds (MMMU's index2ans: an option "None" counts, though VLMEvalKit's prompt does not show
-it; VLMEvalKit's own TSV has such options as empty cells). A sample's subject and split are its `category` and `split` fields (the TSV's columns;
-from the id in the lmms-lab copy, modeltest/tasks/image_mcq.py).
+it; VLMEvalKit's own TSV has such options as empty cells). A sample's subject and split are
+its `category` and `split` fields (the TSV's columns; from the id in the lmms-lab copy,
+modeltest/tasks/image_mcq.py).
 """
 from __future__ import annotations
 

@@ -34,6 +34,9 @@ class Request:
     # the text the model's answer begins with, after its chat template's assistant turn
     # opens (MVBench's own evaluation: "Best option:("); the model continues from it
     answer_start: str = ""
+    # the text marks with `<image k>` where image k goes (inference/image_markers.py); each
+    # family lays the images out as its own code does for such a question
+    image_markers: bool = False
 
 
 @dataclass

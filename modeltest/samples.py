@@ -19,6 +19,7 @@ class Sample:
     # how the benchmark reads the video (a span, a frame folder's rate, its reference frames);
     # None: the whole file by the model's own frame rule (inference.requests.VideoSpec)
     video_spec: dict[str, Any] | None = None
+    image_markers: bool = False       # `<image k>` in the prompt marks where image k goes
 
     @property
     def media(self) -> list[str]:

@@ -131,7 +131,8 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     max_new = _max_new_tokens(cfg)
     answer_start = str(cfg["task"]["answer_start"])
     everything = [Request(f, s.prompt, s.images, s.video, int(max_new),
-                          VideoSpec(**s.video_spec) if s.video_spec else None, answer_start)
+                          VideoSpec(**s.video_spec) if s.video_spec else None, answer_start,
+                          image_markers=s.image_markers)
                   for f, s in pending.items()]
     mine = everything[parallel.dp_rank::parallel.dp]
     budget = ErrorBudget(runtime["max_error_rate"], len(run_.samples))

@@ -164,14 +164,24 @@ def score_records(run: Run, records: list[dict]) -> tuple[list[dict], int]:
     """Every record scored from its stored prediction by the task's scorer; an errored sample
     scores 0. Returns the records and how many scores stored by an earlier run changed."""
     samples = {str(sample.question_id): sample for sample in run.samples}
+    scorer = run.scorer
+    answers = {}
+    for position, record in enumerate(records):
+        sample = samples.get(str(record["question_id"]))
+        if sample is not None and record.get("error") is None:
+            answers[position] = (run.clean(record.get("prediction")), sample)
+    if scorer.score_all is not None:   # one answer's score depends on the others'
+        results = dict(zip(answers, scorer.score_all(list(answers.values()))))
+    else:
+        results = {position: scorer.score(*answer) for position, answer in answers.items()}
     scored, changed = [], 0
-    for record in records:
+    for position, record in enumerate(records):
         sample = samples.get(str(record["question_id"]))
         if sample is None:
             scored.append(record)
             continue
         cleaned = run.clean(record.get("prediction"))
-        result = run.scorer.score(cleaned, sample) if record.get("error") is None else None
+        result = results.get(position)
         fields = {
             "cleaned_prediction": cleaned,
             "normalized_prediction": result.normalized if result else "",

@@ -45,6 +45,8 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     specs = [sample.video_spec for sample in samples or []]
     if any(specs):
         extra["video_specs"] = _digest(specs)
+    if cfg["task"]["image_markers"]:     # images placed where the question marks them
+        extra["image_markers"] = True
     identity = {
         "model": settings,
         "generation": generation_settings(model).record(),

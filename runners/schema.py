@@ -149,6 +149,7 @@ class Task:
     prompt_template: str = checked()
     prompt_fields: list[str] = checked()
     prompt_hook: Optional[str] = checked()
+    image_markers: bool = checked()
     max_new_tokens: int = checked(at_least(1))
     answer_start: str = checked()
     scorer: str = checked()

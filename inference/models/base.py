@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from inference import image_markers
 from inference.fingerprints import batch_fingerprints
 from inference.generation import hf_generate_kwargs, resolve_generation, stop_ids, \
     token_ids_only
@@ -64,6 +65,8 @@ class ImageTextAdapter(ModelAdapter):
     video_mode = "frames"
     # what the model's template puts between the opened assistant turn and its answer
     answer_separator = ""
+    # the chat template writes a newline after each image itself (InternVL's "<image>\n")
+    newline_after_image = False
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -116,12 +119,16 @@ class ImageTextAdapter(ModelAdapter):
         return {}
 
     def _content(self, prepared: PreparedRequest) -> list[dict]:
-        parts: list[dict] = [{"type": "image"} for _ in prepared.images]
+        marked = prepared.pieces is not None
+        parts: list[dict] = [] if marked else [{"type": "image"} for _ in prepared.images]
         if prepared.video_frames is not None:
             if self.video_mode == "native":
                 parts.append({"type": "video"})
             else:
                 parts.extend({"type": "image"} for _ in prepared.video_frames)
+        if marked:    # the images where the question's layout puts them
+            return parts + image_markers.content_parts(prepared.pieces,
+                                                       self.newline_after_image)
         parts.append({"type": "text", "text": prepared.request.text})
         return parts
 
@@ -141,10 +148,11 @@ class ImageTextAdapter(ModelAdapter):
     # -- the common path -----------------------------------------------------------------
     def prepare(self, request: Request) -> PreparedRequest:
         """Decode media (runs in background workers; raises MediaError on bad files)."""
-        images = [load_image(p) for p in request.images]
+        pieces, paths = self.placed_images(request)
+        images = [load_image(p) for p in paths]
         frames = frames_for_model(request.video, self.fps, self.max_frames,
                                   request.video_spec) if request.video else None
-        return PreparedRequest(request, images, frames)
+        return PreparedRequest(request, images, frames, pieces=pieces)
 
     def build_inputs(self, batch: list[PreparedRequest]):
         """The processor's tensors on the CPU (chat template, resizing, tiling, tokenising,

@@ -2,6 +2,7 @@
 layout converted at load time. Video frames become images: the model has no video input."""
 from __future__ import annotations
 
+from inference import image_markers
 from inference.models.base import ImageTextAdapter
 from inference.models.protocol import PreparedRequest
 from inference.models.deepseek_vl_original import IMAGE_TAG, is_original_layout, load_original
@@ -19,7 +20,10 @@ class DeepseekVLAdapter(ImageTextAdapter):
     def _content(self, prepared: PreparedRequest) -> list[dict]:
         """A question that holds <image_placeholder> gets its image there (as the original
         does with such a conversation); otherwise the images go in front of the question, as
-        the original's README and inference.py write them."""
+        the original's README and inference.py write them. A question that marks where its
+        images go gets <image_placeholder> at each mark (VLMEvalKit's DeepSeekVL wrapper)."""
+        if prepared.pieces is not None:
+            return [{"type": "text", "text": image_markers.render(prepared.pieces, IMAGE_TAG)}]
         parts = super()._content(prepared)
         text = prepared.request.text
         if IMAGE_TAG not in text:

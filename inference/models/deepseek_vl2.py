@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
+from inference import image_markers
 from inference.fingerprints import decoded_media, hash_tensors, prompt_fields
 from inference.generation import hf_generate_kwargs, resolve_generation, stop_ids, \
     token_ids_only
@@ -528,12 +529,13 @@ class DeepseekVL2Adapter(ModelAdapter):
         return (array - mean) / std
 
     def prepare(self, request: Request) -> PreparedVL2:
-        images = [load_image(p) for p in request.images]
+        pieces, paths = self.placed_images(request)
+        images = [load_image(p) for p in paths]
         frames = frames_for_model(request.video, self.fps, self.max_frames,
                                   request.video_spec) if request.video else None
         decoded = decoded_media(images, frames)
         images += frames or []
-        placeholders = request.text.count(IMAGE_TOKEN)
+        placeholders = self._text(request, pieces).count(IMAGE_TOKEN)
         if placeholders and placeholders != len(images):
             raise ValueError(f"the question holds {placeholders} {IMAGE_TOKEN} placeholders for "
                              f"{len(images)} images")
@@ -542,12 +544,20 @@ class DeepseekVL2Adapter(ModelAdapter):
         for image in images:
             tiles, columns, rows = tile_image(image, self.spec, cropping)
             tiled.append((self._pixels(tiles), columns, rows))
-        return PreparedVL2(request, images, None, decoded, tiled)
+        return PreparedVL2(request, images, None, decoded, pieces, tiled)
+
+    @staticmethod
+    def _text(request: Request, pieces) -> str:
+        """The question; a marked one with "<image>\\n" at each mark (VLMEvalKit's
+        DeepSeekVL2 wrapper writes an image so)."""
+        if pieces is None:
+            return request.text
+        return image_markers.render(pieces, IMAGE_TOKEN + "\n")
 
     def _prompt_ids(self, prepared: PreparedVL2) -> list[int]:
         """<bos><|User|>: <image>\\n...{text}\\n\\n<|Assistant|>: with image tokens expanded;
         a question that holds <image> itself keeps the images where it puts them."""
-        text = prepared.request.text
+        text = self._text(prepared.request, prepared.pieces)
         if IMAGE_TOKEN not in text:
             text = "".join(f"{IMAGE_TOKEN}\n" for _ in prepared.tiles) + text
         prompt = f"<|User|>: {text.strip()}\n\n<|Assistant|>:"

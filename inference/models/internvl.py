@@ -5,13 +5,18 @@ them (conversation template and system message from config.json, sentencepiece t
 as the slow tokenizer, the repository's dynamic tiling and bicubic resizing)."""
 from __future__ import annotations
 
+from inference import image_markers
 from inference.models.base import ImageTextAdapter
-from inference.models.internvl_original import (OriginalProcessor, is_original_layout,
-                                                load_original)
+from inference.models.internvl_original import (IMAGE_PLACEHOLDER, OriginalProcessor,
+                                                is_original_layout, load_original)
 
 
 class InternVLAdapter(ImageTextAdapter):
     video_mode = "native"
+    # several images: "Image-1: <image>\nImage-2: <image>\n..." in front (VLMEvalKit's
+    # InternVL wrapper, the layout of InternVL's own multi-image examples)
+    image_layout = staticmethod(image_markers.numbered_in_front)
+    newline_after_image = True    # the transformers-layout template writes "<IMG_CONTEXT>\n"
 
     def _load(self, path, dtype, trust, model_cfg):
         if is_original_layout(path):
@@ -28,9 +33,17 @@ class InternVLAdapter(ImageTextAdapter):
 
     def build_inputs(self, batch):
         if isinstance(self.processor, OriginalProcessor):
-            return self.processor([(p.request.text, p.images, p.video_frames,
+            return self.processor([(self._question(p), p.images, p.video_frames,
                                     self.answer_begun(p.request)) for p in batch])
         return super().build_inputs(batch)
+
+    @staticmethod
+    def _question(prepared) -> str:
+        """The question as chat() gets it: a marked one with `<image>` where its layout
+        puts each image."""
+        if prepared.pieces is None:
+            return prepared.request.text
+        return image_markers.render(prepared.pieces, IMAGE_PLACEHOLDER)
 
     def _trim_padding(self, ids):
         """After the end-of-turn token generate() pads; before it every id is the model's own

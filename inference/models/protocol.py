@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from inference import image_markers
 from inference.device import synchronize
 from inference.fingerprints import decoded_media
 from inference.logprobs import StepLogprobs, steps_per_row
@@ -67,6 +68,9 @@ class PreparedRequest:
     # image_sizes / video_frames as decoded from the files, for the input fingerprint; a
     # family that resizes in prepare() notes them first (else taken from images/video_frames)
     decoded: dict | None = None
+    # a request with image markers: its text and image slots in the family's layout (an int
+    # is the position in `images`); None: the images go where the family puts them unmarked
+    pieces: list | None = None
 
     def media(self) -> dict:
         return self.decoded if self.decoded is not None \
@@ -179,6 +183,9 @@ class ModelAdapter(ABC):
     logprobs: int = 0                 # runtime.logprobs: top-k per generated step (0: off)
     # a classifier answers with its best label (VLMo): no model.generation setting applies
     classifier = False
+    # how the family lays out a question that marks where its images go
+    # (inference/image_markers.py): interleaved, numbered_in_front or first_in_front
+    image_layout = staticmethod(image_markers.interleaved)
 
     @staticmethod
     @abstractmethod
@@ -212,6 +219,14 @@ class ModelAdapter(ABC):
     def set_logprobs(self, k: int) -> None:
         """Record the top-k log-probabilities of every generated step (0: off)."""
         self.logprobs = int(k)
+    def placed_images(self, request: Request) -> tuple[list | None, list[str]]:
+        """(pieces in this family's layout, image paths in the order shown) of a request
+        whose text marks where its images go; (None, its images) for any other request."""
+        if request.image_markers and request.video:
+            raise ValueError("a question that marks where its images go cannot also have a "
+                             "video")
+        return image_markers.placed(request.text, request.images, request.image_markers,
+                                    self.image_layout)
 
     # -- what callers use -------------------------------------------------------------------
     def build(self, batch: list[PreparedRequest]) -> BuiltInputs:

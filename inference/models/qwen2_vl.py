@@ -192,7 +192,8 @@ class Qwen2VLAdapter(ImageTextAdapter):
         return tokens
 
     def prepare(self, request: Request) -> PreparedRequest:
-        decoded = [load_image(p) for p in request.images]
+        pieces, paths = self.placed_images(request)
+        decoded = [load_image(p) for p in paths]
         images = [self.resize_image(image) for image in decoded]
         video = self.video_tensor(request.video, request.video_spec) if request.video else None
-        return PreparedRequest(request, images, video, decoded_media(decoded, video))
+        return PreparedRequest(request, images, video, decoded_media(decoded, video), pieces)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inference import image_markers
 from inference.fingerprints import decoded_media, hash_tensors, prompt_fields
 from inference.generation import resolve_generation
 from inference.media import load_image
@@ -385,6 +386,8 @@ class VLMoAdapter(ModelAdapter):
 
     video_mode = "frames"
     classifier = True
+    # one image a question: the first one shown, the texts joined by newlines
+    image_layout = staticmethod(image_markers.first_in_front)
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -407,20 +410,27 @@ class VLMoAdapter(ModelAdapter):
         self.generation = resolve_generation(model_cfg, classifier=True)
 
     def prepare(self, request: Request) -> PreparedRequest:
-        if not request.images:
+        pieces, paths = self.placed_images(request)
+        if not paths:
             raise ValueError(f"VLMo needs an image (request {request.request_id})")
         if request.answer_start:
             raise ValueError(f"VLMo classifies answers; it cannot continue a given answer start "
                              f"{request.answer_start!r} (request {request.request_id})")
-        decoded = load_image(request.images[0])
+        decoded = load_image(paths[0])
         image = decoded.resize((self.image_size, self.image_size),
                                resample=3)   # bicubic, as square_transform
-        return PreparedRequest(request, [image], decoded=decoded_media([decoded]))
+        return PreparedRequest(request, [image], None, decoded_media([decoded]), pieces)
+
+    @staticmethod
+    def _text(prepared: PreparedRequest) -> str:
+        if prepared.pieces is None:
+            return prepared.request.text
+        return image_markers.render(prepared.pieces, "")
 
     def build_inputs(self, batch: list[PreparedRequest]) -> VLMoInputs:
         import numpy as np
 
-        encoded = self.tokenizer([p.request.text for p in batch], padding="max_length",
+        encoded = self.tokenizer([self._text(p) for p in batch], padding="max_length",
                                  truncation=True, max_length=self.max_text_len,
                                  return_tensors="pt")
         pixels = torch.stack([torch.from_numpy(np.asarray(p.images[0], dtype=np.float32))

@@ -150,14 +150,16 @@ class ServedAdapter(ModelAdapter):
         if request.answer_start and self.renderer is None:
             raise ValueError(f"the {self.api.name} API takes a conversation, not an answer's "
                              f"given start ({request.answer_start!r}); use a text-in API")
+        pieces, paths = self.placed_images(request)
         images = [self.images.url(p) if self.images else media_url(p, self.media)
-                  for p in request.images]
+                  for p in paths]
         call = ServedCall(request.request_id, request.text, images,
                           (self.images.video_url(request.video) if self.images
-                           else media_url(request.video, self.media)) if request.video else None)
+                           else media_url(request.video, self.media)) if request.video else None,
+                          pieces=pieces)
         if self.renderer is not None:
-            call.prompt = self.renderer.render(request.text, len(request.images),
-                                               request.video is not None) \
+            call.prompt = self.renderer.render(request.text, len(paths),
+                                               request.video is not None, pieces) \
                 + request.answer_start
             call.image_placeholder = self.renderer.image_placeholder
         return ServedPrepared(request, call=call)

@@ -8,6 +8,7 @@ import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference import image_markers
 from inference.media import MediaError, open_image_header
 
 MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
@@ -43,11 +44,18 @@ class ServedCall:
     video: str | None = None                # URL
     prompt: str | None = None               # rendered with the checkpoint's template
     image_placeholder: str | None = None    # what the template writes for one image
+    # a question that marks where its images go: text and image slots in order
+    # (inference/image_markers.py; an int is the position in `images`)
+    pieces: list | None = None
 
 
 def content_parts(call: ServedCall) -> list[dict]:
     """The user turn as OpenAI content parts, in the embedded runtime's order: images, the
-    video, then the text."""
+    video, then the text; a marked question's images where it marks them."""
+    if call.pieces is not None:
+        return [{"type": "image_url", "image_url": {"url": call.images[piece]}}
+                if isinstance(piece, int) else {"type": "text", "text": piece}
+                for piece in call.pieces if piece != ""]
     parts: list[dict] = [{"type": "image_url", "image_url": {"url": url}} for url in call.images]
     if call.video:
         parts.append({"type": "video_url", "video_url": {"url": call.video}})
@@ -73,11 +81,15 @@ class TemplateRenderer:
         without = self.render(probe, images=0)
         self.image_placeholder = _inserted(without, with_image)
 
-    def render(self, text: str, images: int = 0, video: bool = False) -> str:
-        content = [{"type": "image"} for _ in range(images)]
-        if video:
-            content.append({"type": "video"})
-        content.append({"type": "text", "text": text})
+    def render(self, text: str, images: int = 0, video: bool = False,
+               pieces: list | None = None) -> str:
+        if pieces is not None:    # a marked question: its images where it marks them
+            content = image_markers.content_parts(pieces)
+        else:
+            content = [{"type": "image"} for _ in range(images)]
+            if video:
+                content.append({"type": "video"})
+            content.append({"type": "text", "text": text})
         return self.processor.apply_chat_template([{"role": "user", "content": content}],
                                                   add_generation_prompt=True, tokenize=False)
 

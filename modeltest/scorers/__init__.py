@@ -22,6 +22,8 @@ SCORERS = Registry("task.scorer", {
     "pope": "modeltest.scorers.pope_scorer:scorer",
     "videomme": "modeltest.scorers.videomme_task:scorer",
     "mvbench": "modeltest.scorers.mvbench_task:scorer",
+    "vlmevalkit_mcq": "modeltest.scorers.vlmevalkit_scoring:scorer",
+    "mmmu": "modeltest.scorers.mmmu_scoring:scorer",
 })
 
 

@@ -52,9 +52,13 @@ class Scorer:
     # True: the answer is only cut at the stop strings, its newlines, tabs and outer spaces
     # kept, because the official code reads them (MVBench takes the reply's first line)
     keep_whitespace: bool = False
+    # a run scored at once, where one answer's score depends on the others' (MMMU's seeded
+    # guesses, drawn in the official order): [(answer, sample)] -> [SampleScore], in order
+    score_all: Callable[[list[tuple[str, Sample]]], list[SampleScore]] | None = None
 
     def score(self, answer: str, sample: Sample) -> SampleScore:
-        """Score an answer already cleaned by clean_prediction (an empty one included)."""
+        """Score an answer already cleaned by clean_prediction (an empty one included), or,
+        for a scorer that keeps whitespace, only cut at the stop strings."""
         return self.score_answer(answer, sample)
 
     def describe(self) -> dict:

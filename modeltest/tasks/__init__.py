@@ -92,7 +92,7 @@ def to_sample(document: Document, task: dict, template: str, hook=None) -> Sampl
                   prompt=render_prompt(template, document, hook), images=list(document.images),
                   video=document.video, references=list(document.answers),
                   choices=document.choices, source=document.source, fields=fields,
-                  video_spec=document.video_spec)
+                  video_spec=document.video_spec, image_markers=bool(task["image_markers"]))
 
 
 def load_samples(task: dict, template: str,

@@ -35,20 +35,40 @@ def _present(value) -> bool:
         and str(value) not in PANDAS_NA_STRINGS
 
 
+# The template that, with `prompt_fields`, gives mcq_prompt_text's text for a task's rows
+MCQ_TEMPLATE = "{hint_line}Question: {question}\n{option_block}"
+
+
+def mcq_prompt_parts(row: Mapping) -> dict[str, str]:
+    """The parts of build_prompt's text: `hint_line` ("Hint: ...\\n" or nothing), `question`
+    ("nan" when missing, as pandas reads it) and `option_block` (the present options A..Z in
+    order and the instruction sentence, or nothing when no option is present)."""
+    hint_line = f"Hint: {row['hint']}\n" if "hint" in row and _present(row["hint"]) else ""
+    question = str(row["question"]) if _present(row["question"]) else "nan"
+    options = [(letter, row[letter]) for letter in string.ascii_uppercase
+               if letter in row and _present(row[letter])]
+    block = ""
+    if options:
+        block = "Options:\n" + "".join(f"{letter}. {value}\n" for letter, value in options)
+        block += INSTRUCTION
+    return {"hint_line": hint_line, "question": question, "option_block": block}
+
+
 def mcq_prompt_text(row: Mapping) -> str:
     """ImageMCQDataset.build_prompt's text: optional hint, the question, the present options
     A..Z in order and the instruction sentence (only when there is an option)."""
-    text = ""
-    if "hint" in row and _present(row["hint"]):
-        text += f"Hint: {row['hint']}\n"
-    question = row["question"] if _present(row["question"]) else "nan"
-    text += f"Question: {question}\n"
-    options = [(letter, row[letter]) for letter in string.ascii_uppercase
-               if letter in row and _present(row[letter])]
-    if options:
-        text += "Options:\n" + "".join(f"{letter}. {value}\n" for letter, value in options)
-        text += INSTRUCTION
-    return text
+    return MCQ_TEMPLATE.format(**mcq_prompt_parts(row))
+
+
+def document_row(document) -> dict:
+    """A Document as the row build_prompt reads: its columns, question and options."""
+    return {**document.fields, "question": document.question, **(document.choices or {})}
+
+
+def prompt_fields(document) -> dict[str, str]:
+    """The task prompt hook (`task.prompt_hook`): `{hint_line}`, `{question}` and
+    `{option_block}` as build_prompt writes them, so that MCQ_TEMPLATE is its text."""
+    return mcq_prompt_parts(document_row(document))
 
 
 def interleave_images(text: str, images: Sequence[str]) -> list[dict]:

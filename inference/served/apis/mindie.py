@@ -18,7 +18,11 @@ class MindieApi(ServedApi):
         self.client.ping("/health")
 
     def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
-        if call.images or call.video:
+        if call.pieces is not None:    # a marked question: images where it marks them
+            inputs = [{"type": "image_url", "image_url": call.images[piece]}
+                      if isinstance(piece, int) else {"type": "text", "text": piece}
+                      for piece in call.pieces if piece != ""]
+        elif call.images or call.video:
             inputs = [{"type": "image_url", "image_url": url} for url in call.images]
             if call.video:
                 inputs.append({"type": "video_url", "video_url": call.video})

@@ -11,7 +11,8 @@ Images come from the `Image` feature's bytes, written once as files byte for byt
 {"answer", ...} objects (lmms-lab/VQAv2) or one string; `options` (a list, or a list written as
 a Python literal) become lettered choices. `task.columns` renames: {id, question, image,
 answer, options} -> the dataset's column names; `id: null` for a dataset without an id
-column (lmms-lab/ChartQA, echo840/OCRBench): a question's id is then its row number in the
+column (lmms-lab/ChartQA, echo840/OCRBench, lmms-lab/ai2d,
+ScienceQA, RealWorldQA): a question's id is then its row number in the
 split, 0-based (lmms-eval's `doc_id`). Nothing is downloaded: a hub id is refused.
 """
 from __future__ import annotations

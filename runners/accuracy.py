@@ -25,7 +25,7 @@ from modeltest.reports.samples_log import SamplesLog, part_path
 from runners.config import ConfigError, to_container
 from runners.data_parallel import Board, BoardGone, ProgressTicker, tp_broadcast, \
     wait_for_everyone
-from runners.config import parallel_sizes
+from runners.config import harness_runtime, parallel_sizes
 from runners.demo import ensure_demo_model
 from runners.error_budget import ErrorBudget, RunAborted
 from runners.evaluation import make_record, open_run, write_config, write_reports
@@ -35,7 +35,8 @@ from runners.resume import prepare_resume, sample_fingerprint
 
 
 def run(hydra_cfg) -> int:
-    runtime = to_container(hydra_cfg.runtime)
+    runtime = harness_runtime({"runtime": to_container(hydra_cfg.runtime),
+                               "model": to_container(hydra_cfg.model)})
     try:
         device = pick_device(runtime["device"])
         parallel = init_parallel(*parallel_sizes(runtime), device)
@@ -103,7 +104,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     if parallel.is_main:
         print(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} "
               f"on {device} ...", flush=True)
-    adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
+    adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, runtime)
     if parallel.is_main:
         print(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
     # a served model: a batch is the requests sent concurrently between two writes
@@ -195,6 +196,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     if mine:
         engine.warm_up(mine[0])
     start = time.perf_counter()
+    finished = None     # when the generation ended (closing the adapter is not timed)
     try:
         try:
             engine.run(mine, on_batch)
@@ -223,6 +225,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             records.extend(written + others)
             output_tokens = sum(part[1] for part in gathered)
             ticker.show(len(written) + len(others))
+        finished = time.perf_counter()
         if broadcast_from_main(parallel, True) and writer and parallel.dp_rank:
             samples_log.close()
             samples_log.path.unlink(missing_ok=True)   # merged into samples.jsonl by rank 0
@@ -233,8 +236,10 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             samples_log.close()
             batch_log.close()
         adapter.close()
-    elapsed = time.perf_counter() - start
-    return {**adapter.run_stats(), "device": device, "tp": parallel.tp, "dp": parallel.dp,
+    elapsed = finished - start
+    # runtime.tp: the model's tensor-parallel size, in this harness's processes or the
+    # backend's own workers
+    return {**adapter.run_stats(), "device": device, "tp": int(runtime["tp"]), "dp": parallel.dp,
             "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None}

@@ -13,7 +13,7 @@ from runners.models import check_model, create_adapter
 from inference.device import synchronize
 from inference.requests import Request
 from modeltest.reports.performance_report import performance_row, write_performance_report
-from runners.config import ConfigError, to_container
+from runners.config import ConfigError, harness_runtime, to_container
 from runners.demo import ensure_demo_model
 from runners.evaluation import open_run
 
@@ -25,7 +25,7 @@ def run(hydra_cfg) -> int:
         return run_served(hydra_cfg)
     try:
         device = pick_device(cfg["runtime"]["device"])
-        parallel = init_parallel(int(cfg["runtime"]["tp"]), 1, device)
+        parallel = init_parallel(int(harness_runtime(cfg)["tp"]), 1, device)
         dtype = resolve_dtype(str(cfg["model"]["dtype"]), device)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
@@ -41,7 +41,7 @@ def run(hydra_cfg) -> int:
         started = time.perf_counter()
         say(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} on "
             f"{device} ...", flush=True)
-        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
+        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, cfg["runtime"])
         say(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
         rows, peak = _sweep(adapter, with_image, cfg["runner"], device, say)
         if parallel.is_main:

@@ -23,8 +23,8 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     """What decides a sample's prediction, and the data evaluated; the batch size and the
     device are left out, since greedy outputs are meant not to depend on them."""
     model = cfg["model"]
-    settings = {key: model[key] for key in ("name", "adapter", "model_path", "dtype",
-                                            "prompts", "generation", "vision",
+    settings = {key: model[key] for key in ("name", "adapter", "backend", "model_path",
+                                            "dtype", "prompts", "generation", "vision",
                                             "trust_remote_code")}
     # keys only some families have (the prompt's system message, a served model's API and
     # name): part of the identity where a model yaml sets them

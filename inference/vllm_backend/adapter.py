@@ -221,7 +221,7 @@ class VLLMBackend:
     def run_stats(self) -> dict:
         import vllm
 
-        return {"backend": {"name": "vllm", "vllm": vllm.__version__,
+        return {"vllm": {"version": vllm.__version__,
                             "tensor_parallel_size": int(self.runtime["tp"]),
                             "engine": dict(self.runtime["vllm"]),
                             "generation": self.settings.record()}}

@@ -104,7 +104,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     if parallel.is_main:
         print(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} "
               f"on {device} ...", flush=True)
-    adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, runtime)
+    adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, runtime=runtime)
     if parallel.is_main:
         print(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
     # a served model: a batch is the requests sent concurrently between two writes

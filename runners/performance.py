@@ -41,7 +41,8 @@ def run(hydra_cfg) -> int:
         started = time.perf_counter()
         say(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} on "
             f"{device} ...", flush=True)
-        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, cfg["runtime"])
+        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh,
+                                 runtime=cfg["runtime"])
         say(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
         rows, peak = _sweep(adapter, with_image, cfg["runner"], device, say)
         if parallel.is_main:

@@ -127,3 +127,38 @@ def test_vllm_backend_layout_is_one_process(capfd, tmp_path):
     assert main(["model=demo_qwen2_vl_served", "model.backend=vllm", "runtime.dp=2",
                  "task=textvqa", f"output_dir={tmp_path}"]) == 2
     assert "runtime.dp=2: model.backend=vllm runs one engine" in capfd.readouterr().err
+
+
+def test_generation_settings_map_to_vllm_or_are_refused_by_name():
+    """What transformers' generate() takes from a checkpoint's generation config in the
+    embedded runtime reaches vLLM as the same setting, or the run is refused naming it."""
+    from transformers import GenerationConfig
+
+    from inference.vllm_backend.sampling import SettingNotMapped, sampling_kwargs, \
+        token_settings
+
+    model = {"model_path": "/ckpt"}
+    # the Hub's Qwen2-VL-Instruct file: sampling settings do nothing under greedy decoding
+    hub = GenerationConfig(eos_token_id=[151645, 151643], repetition_penalty=1.05,
+                           do_sample=True, temperature=0.1, top_k=1, top_p=0.001)
+    settings = token_settings(model, hub)
+    kwargs = sampling_kwargs(settings, 16, ignore_eos=False, logprobs=0)
+    assert kwargs["temperature"] == 0 and kwargs["max_tokens"] == 16
+    assert kwargs["stop_token_ids"] == [151645, 151643] and kwargs["ignore_eos"] is True
+    assert kwargs["repetition_penalty"] == 1.05 and "min_tokens" not in kwargs
+    # performance runs: always max_new_tokens, the end of sequence masked until then
+    forced = sampling_kwargs(settings, 16, ignore_eos=True, logprobs=5)
+    assert forced["min_tokens"] == 16 and forced["logprobs"] == 5
+    with pytest.raises(SettingNotMapped, match="no_repeat_ngram_size=3"):
+        token_settings(model, GenerationConfig(eos_token_id=2, no_repeat_ngram_size=3))
+
+
+def test_placeholder_runs_collapse_to_one_token_each():
+    from inference.vllm_backend.adapter import collapse, prompt_difference
+
+    image, video = 5, 6
+    expanded = [1, image, image, image, 2, image, image, video, video, 3, image]
+    assert collapse(expanded, {image, video}) == [1, image, 2, image, video, 3, image]
+    assert collapse([4, 4, 4], {image}) == [4, 4, 4]           # other repeats are kept
+    assert prompt_difference(expanded, expanded) is None
+    assert "at token 2 of 11" in prompt_difference(expanded, expanded[:2] + [9])

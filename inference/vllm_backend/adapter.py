@@ -54,6 +54,14 @@ class EnginePrompt:
 
 
 @dataclass
+class EngineBatch:
+    """build_inputs' value: the rows for vLLM, and the family's processor output they came
+    from (what the embedded runtime would have run; kept for per-row input records)."""
+    rows: list[EnginePrompt]
+    processor_inputs: Any
+
+
+@dataclass
 class VLLMGeneration(Generation):
     """A batch's results, where a row may fail alone (its prompt came out other than the
     embedded runtime's, or the engine's length limit cut it)."""
@@ -139,7 +147,7 @@ class VLLMBackend:
         self.logprobs = int(k)
 
     # -- inputs: the family's, per row -------------------------------------------------------
-    def build_inputs(self, batch: list[PreparedRequest]) -> list[EnginePrompt]:
+    def build_inputs(self, batch: list[PreparedRequest]) -> EngineBatch:
         built = super().build_inputs(batch)        # the family's processor, left-padded
         rows = []
         for ids, mask, prepared in zip(built["input_ids"].tolist(),
@@ -147,7 +155,7 @@ class VLLMBackend:
             ids = [token for token, keep in zip(ids, mask) if keep]
             rows.append(EnginePrompt(ids, collapse(ids, self.placeholders),
                                      *self._media(prepared)))
-        return rows
+        return EngineBatch(rows, built)
 
     def _media(self, prepared: PreparedRequest) -> tuple[dict, dict]:
         """(multi_modal_data, processor kwargs) as the family's build_inputs passes the same
@@ -176,13 +184,14 @@ class VLLMBackend:
                    default=0)
 
     # -- generation ----------------------------------------------------------------------------
-    def _generate(self, batch, inputs: list[EnginePrompt], max_new_tokens, ignore_eos,
+    def _generate(self, batch, inputs: EngineBatch, max_new_tokens, ignore_eos,
                   clock) -> VLLMGeneration:
         from vllm import SamplingParams
 
+        rows = inputs.rows
         params = SamplingParams(**sampling_kwargs(self.settings, max_new_tokens, ignore_eos,
                                                   self.logprobs))
-        requests = [row.request() for row in inputs]
+        requests = [row.request() for row in rows]
         clock.inputs_on_device()
         # vLLM's engine stamps times with the monotonic clock (in its engine process too)
         monotonic_to_perf = time.perf_counter() - time.monotonic()
@@ -194,7 +203,7 @@ class VLLMBackend:
             clock.first_token.time = min(first) + monotonic_to_perf
         decoder = self.decoding_copy(self.tokenizer)
         texts, counts, ids, errors, logprobs = [], [], [], [], []
-        for row, output in zip(inputs, outputs):
+        for row, output in zip(rows, outputs):
             completion = output.outputs[0]
             generated = list(completion.token_ids)
             error = prompt_difference(row.ids, output.prompt_token_ids)
@@ -208,9 +217,9 @@ class VLLMBackend:
             counts.append(0 if error else len(kept))
             ids.append(None if error else cut_at_eos(kept, list(self.settings.eos_token_ids)))
             logprobs.append(step_logprobs(completion, self.logprobs) if self.logprobs else None)
-        result = VLLMGeneration(texts, counts, max(len(row.ids) for row in inputs),
+        result = VLLMGeneration(texts, counts, max(len(row.ids) for row in rows),
                                 steps=max(len(o.outputs[0].token_ids) for o in outputs),
-                                output_ids=ids, text_len=self._text_len(inputs),
+                                output_ids=ids, text_len=self._text_len(rows),
                                 errors=errors, **clock.timings())
         # runtime.logprobs: per row, [[[token id, log-prob] x k] per step] (Generation's
         # top_logprobs where the runtime records them)

@@ -76,7 +76,7 @@ def test_vllm_gives_the_embedded_answers_and_ids(vllm_runs, task):
     # what the model was given: the same prompt ids (vision tokens included) and pixels
     assert {k: r["input"] for k, r in b.items()} == {k: r["input"] for k, r in a.items()}
     summary = json.loads((Path(served) / "results" / "summary.json").read_text())
-    assert summary["backend"] == "vllm" and summary["backend"] == summary["config"]["model"]["backend"]
+    assert summary["backend"] == summary["config"]["model"]["backend"] == "vllm"
     assert summary["samples_per_second"] > 0 and summary["vllm"]["tensor_parallel_size"] == 1
     assert summary["vllm"]["version"] == "0.32.0"
     assert summary["generation"] == json.loads((Path(embedded) / "results" /

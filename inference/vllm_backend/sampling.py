@@ -50,9 +50,9 @@ def check_settings(settings: GenerationSettings) -> None:
         if value:
             source = " (from the checkpoint's generation_config.json)" \
                 if settings.from_checkpoint and key == "no_repeat_ngram_size" else ""
-            raise SettingNotMapped(f"model.generation.{key}={value}{source}: model.backend=vllm "
-                                   f"cannot apply it as the embedded runtime does ({UNMAPPED[key]}); "
-                                   f"use model.backend=embedded")
+            raise SettingNotMapped(
+                f"model.generation.{key}={value}{source}: model.backend=vllm cannot apply it "
+                f"as the embedded runtime does ({UNMAPPED[key]}); use model.backend=embedded")
 
 
 def sampling_kwargs(settings: GenerationSettings, stop_token_ids: list[int],

@@ -152,6 +152,19 @@ def test_families_vllm_cannot_run_are_refused_in_one_line(model, task, reason, c
     assert not (tmp_path / "out").exists()          # refused before anything was written
 
 
+def test_the_original_internvl_layout_is_refused_by_its_model_type(tmp_path):
+    """internvl takes two layouts; the original OpenGVLab one (model_type internvl_chat) is
+    refused from its config.json, before vLLM is imported."""
+    from inference.vllm_backend.support import BackendRefused, check_supported
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "internvl_chat"}))
+    model = {"adapter": "internvl", "model_path": str(tmp_path), "generation": {
+        "max_new_tokens": None, "repetition_penalty": 1.0, "no_repeat_ngram_size": 0,
+        "stop_token_ids": [], "stop_strings": [], "from_checkpoint": False}}
+    with pytest.raises(BackendRefused, match="model_type internvl_chat"):
+        check_supported(model)
+
+
 def test_vllm_backend_layout_is_one_process(capfd, tmp_path):
     """vLLM starts its own runtime.tp workers: the harness is one process (what the launcher
     starts and what each runner's process group is), and data parallelism (nothing to split:

@@ -27,7 +27,7 @@ from modeltest.reports.samples_log import SamplesLog, part_path
 from runners.config import ConfigError, to_container
 from runners.data_parallel import Board, BoardGone, ProgressTicker, tp_broadcast, \
     wait_for_everyone
-from runners.config import parallel_sizes
+from runners.config import harness_runtime, parallel_sizes
 from runners.demo import ensure_demo_model
 from runners.error_budget import ErrorBudget, RunAborted
 from runners.evaluation import make_record, open_run, write_config, write_reports
@@ -37,7 +37,9 @@ from runners.resume import prepare_resume, sample_fingerprint
 
 
 def run(hydra_cfg) -> int:
-    runtime = to_container(hydra_cfg.runtime)
+    # model.backend=vllm: one harness process, whose engine starts runtime.tp workers itself
+    runtime = harness_runtime({"runtime": to_container(hydra_cfg.runtime),
+                               "model": to_container(hydra_cfg.model)})
     tp, dp = parallel_sizes(runtime)
     hydra_cfg.runtime.dp = dp       # the run's config and reports say what ran (not "auto")
     try:
@@ -118,7 +120,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     if parallel.is_main:
         print(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} "
               f"on {device} ...", flush=True)
-    adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
+    adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, runtime=runtime)
     logprobs = int(runtime["logprobs"])
     adapter.set_logprobs(logprobs)
     if parallel.is_main:
@@ -226,6 +228,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     if mine:
         engine.warm_up(mine[0])
     start = time.perf_counter()
+    finished = None     # when the generation ended (closing the adapter is not timed)
     try:
         try:
             engine.run(mine, on_batch)
@@ -257,6 +260,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             records.extend(written + others)
             output_tokens = sum(part[1] for part in gathered)
             ticker.show(len(written) + len(others))
+        finished = time.perf_counter()
         if broadcast_from_main(parallel, True) and writer and parallel.dp_rank:
             for log in (samples_log, logprobs_log):   # merged into rank 0's files
                 if log is not None:
@@ -271,8 +275,10 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             if logprobs_log is not None:
                 logprobs_log.close()
         adapter.close()
-    elapsed = time.perf_counter() - start
-    return {**adapter.run_stats(), "device": device, "tp": parallel.tp, "dp": parallel.dp,
+    elapsed = finished - start
+    # runtime.tp: the model's tensor-parallel size, in this harness's processes or the
+    # backend's own workers
+    return {**adapter.run_stats(), "device": device, "tp": int(runtime["tp"]), "dp": parallel.dp,
             "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None,

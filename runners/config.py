@@ -105,3 +105,18 @@ def parallel_sizes(runtime: dict) -> tuple[int, int]:
         return tp, max(1, int(os.environ.get("WORLD_SIZE") or 1) // tp)
     return tp, int(runtime["dp"])
 
+
+
+# model.backend -> does its engine start its own tensor-parallel workers (one harness process)?
+BACKEND_STARTS_ITS_WORKERS = {"embedded": False, "vllm": True}
+
+
+def harness_runtime(cfg: dict) -> dict:
+    """The runtime section as this harness's processes see it. The embedded runtime is
+    runtime.tp x runtime.dp processes; vLLM's engine starts its own runtime.tp workers, so
+    with model.backend=vllm the harness is one process (tp 1, dp 1; runtime.dp > 1 is
+    refused by the validation)."""
+    runtime = dict(cfg["runtime"])
+    if BACKEND_STARTS_ITS_WORKERS[cfg["model"]["backend"]]:
+        runtime.update(tp=1, dp=1)
+    return runtime

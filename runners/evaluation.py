@@ -265,6 +265,7 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None,
     summary = {
         "task": run.task,
         "model": run.model,
+        "backend": run.cfg["model"]["backend"],
         "runner": run.cfg["runner"]["name"],
         "scorer": scorer_info,
         "metrics": metrics,

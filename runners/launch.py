@@ -70,7 +70,7 @@ def visible_devices() -> int:
 def preflight(overrides: list[str]) -> tuple[int | None, list[str], int]:
     """Check the config in this process: (exit code when it is bad, the workers' overrides
     with runtime.dp made explicit, tp x dp processes)."""
-    from runners.config import ConfigError, compose, to_container
+    from runners.config import ConfigError, compose, harness_runtime, to_container
     from runners.validation import validate
 
     try:
@@ -79,7 +79,9 @@ def preflight(overrides: list[str]) -> tuple[int | None, list[str], int]:
     except ConfigError as err:
         print(f"modeltest: error: {err}", file=sys.stderr, flush=True)
         return 2, overrides, 0
-    tp, dp = int(cfg["runtime"]["tp"]), cfg["runtime"]["dp"]
+    # model.backend=vllm: one process, whose engine starts runtime.tp workers itself
+    runtime = harness_runtime(cfg)
+    tp, dp = int(runtime["tp"]), runtime["dp"]
     if dp == "auto":   # conf/runtime/default.yaml: the visible devices / tp, at least 1
         dp = max(1, visible_devices() // tp)
         overrides = [*overrides, f"runtime.dp={dp}"]

@@ -1,5 +1,7 @@
 """`model.adapter` -> the family's adapter (inference/models/), imported on use: choosing one
-family never imports the others."""
+family never imports the others. `model.backend` -> what generates with it: the embedded
+runtime (the family's class as it is) or vLLM's engine (inference/vllm_backend/), which
+takes the family's prompt and media building and replaces its model."""
 from __future__ import annotations
 
 from inference.generation import GenerationConfigError, GenerationSettings, resolve_generation
@@ -18,9 +20,23 @@ ADAPTERS = Registry("model.adapter", {
 })
 
 
-def adapter_class(model_cfg: dict) -> type[ModelAdapter]:
+def embedded(family: type[ModelAdapter], runtime: dict | None = None) -> type[ModelAdapter]:
+    """The embedded runtime: the family's own adapter."""
+    return family
+
+
+# model.backend -> f(family adapter class, runtime section or None) -> the adapter class
+BACKENDS = Registry("model.backend", {
+    "embedded": embedded,
+    "vllm": "inference.vllm_backend.adapter:vllm_adapter",
+})
+
+
+def adapter_class(model_cfg: dict, runtime: dict | None = None) -> type[ModelAdapter]:
+    """The adapter class for this model; `runtime` (the run's runtime section) is needed to
+    create one, not to check one."""
     try:
-        return ADAPTERS.get(model_cfg["adapter"])
+        return BACKENDS.get(model_cfg["backend"])(ADAPTERS.get(model_cfg["adapter"]), runtime)
     except RegistryError as err:
         raise ConfigError(str(err)) from None
 
@@ -42,5 +58,16 @@ def generation_settings(model_cfg: dict) -> GenerationSettings:
         raise ConfigError(str(err)) from None
 
 
-def create_adapter(model_cfg: dict, device, dtype, tp_mesh=None) -> ModelAdapter:
-    return adapter_class(model_cfg)(model_cfg, device, dtype, tp_mesh)
+def backend_version(model_cfg: dict) -> str | None:
+    """The installed version of the engine model.backend names (None: the embedded runtime,
+    this project's own code); read from package metadata, nothing is imported."""
+    if model_cfg["backend"] == "vllm":
+        from inference.vllm_backend.support import installed_version
+
+        return installed_version()
+    return None
+
+
+def create_adapter(model_cfg: dict, device, dtype, tp_mesh=None,
+                   runtime: dict | None = None) -> ModelAdapter:
+    return adapter_class(model_cfg, runtime)(model_cfg, device, dtype, tp_mesh)

@@ -15,7 +15,7 @@ from runners.models import check_model, create_adapter, generation_settings
 from inference.device import synchronize
 from inference.requests import Request
 from modeltest.reports.performance_report import performance_row, write_performance_report
-from runners.config import ConfigError, to_container
+from runners.config import ConfigError, harness_runtime, to_container
 from runners.demo import ensure_demo_model
 from runners.evaluation import open_run
 
@@ -29,7 +29,7 @@ def run(hydra_cfg) -> int:
         return run_served(hydra_cfg)
     try:
         device = pick_device(cfg["runtime"]["device"])
-        parallel = init_parallel(int(cfg["runtime"]["tp"]), 1, device)
+        parallel = init_parallel(int(harness_runtime(cfg)["tp"]), 1, device)
         dtype = resolve_dtype(str(cfg["model"]["dtype"]), device)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
@@ -47,14 +47,20 @@ def run(hydra_cfg) -> int:
         started = time.perf_counter()
         say(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} on "
             f"{device} ...", flush=True)
-        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
+        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh,
+                                 runtime=cfg["runtime"])
         say(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
-        rows, peak, found = _sweep(adapter, with_image, cfg["runner"], device, say)
+        try:
+            rows, peak, found = _sweep(adapter, with_image, cfg["runner"], device, say)
+            engine = adapter.run_stats()
+        finally:
+            adapter.close()         # vLLM's engine processes stop here, not at exit
         if parallel.is_main:
             demo = {"demo_data": run_.demo_data, "demo_model": demo_model}
             generation = generation_settings(cfg["model"]).with_max_new_tokens(
                 cfg["runner"]["max_output_length"]).record()
-            write_performance_report(run_, cfg, rows, peak, device, demo, generation, found)
+            write_performance_report(run_, cfg, rows, peak, device, demo, generation, found,
+                                     engine)
         return 0
     finally:
         shutdown(parallel)

@@ -16,7 +16,7 @@ from modeltest.reports.logprobs_log import keep_logprobs
 from modeltest.reports.samples_log import part_paths, read_samples_log
 from modeltest.samples import Sample
 from runners.config import ConfigError
-from runners.models import generation_settings
+from runners.models import backend_version, generation_settings
 from runners.data_identity import data_identity
 
 IDENTITY_FILE = "run_identity.json"
@@ -30,13 +30,13 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     The batch size and the device are left out, since greedy outputs are meant not to depend
     on them."""
     model = cfg["model"]
-    settings = {key: model[key] for key in ("name", "adapter", "model_path", "dtype",
-                                            "prompts", "generation", "vision",
+    settings = {key: model[key] for key in ("name", "adapter", "backend", "model_path",
+                                            "dtype", "prompts", "generation", "vision",
                                             "trust_remote_code")}
     # keys only some families have (the prompt's system message, a served model's endpoint,
-    # API and name, a backend): part of the identity where a model yaml sets them
+    # API and name): part of the identity where a model yaml sets them
     settings.update({key: model[key] for key in ("system_message", "endpoint", "api",
-                                                 "served_model", "backend")
+                                                 "served_model")
                      if key in model})
     # what only some tasks have, absent otherwise so that the identities of runs without it
     # stay as they were: the answer's given start, and which frames of their videos the
@@ -58,6 +58,8 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
         "max_new_tokens": cfg["task"]["max_new_tokens"],
         "data": data_identity(cfg["task"], samples or []),
     }
+    if model["backend"] != "embedded":   # another engine's version may change tokens
+        identity["backend"] = {"name": model["backend"], "version": backend_version(model)}
     if cfg["runtime"]["logprobs"]:   # reaches generate and the server: a run records the
         identity["logprobs"] = cfg["runtime"]["logprobs"]   # log-probabilities of all or none
     return identity

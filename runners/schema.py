@@ -63,6 +63,14 @@ def checked(check=None, each=None) -> Any:
 
 # -- the schema ------------------------------------------------------------------------------------
 @dataclass
+class VLLMEngine:
+    max_model_len: Optional[int] = checked(at_least(1))
+    gpu_memory_utilization: float = checked(between(0.01, 1))
+    kv_cache_memory_bytes: Optional[int] = checked(at_least(1))
+    enforce_eager: bool = checked()
+
+
+@dataclass
 class Runtime:
     device: str = checked(matching(r"auto|cpu|(npu|cuda)(:\d+)?", "use auto, npu, cuda, cpu"))
     tp: int = checked(at_least(1))
@@ -77,6 +85,7 @@ class Runtime:
     logprobs: int = checked(at_least(0))
     verify_weights: bool = checked()
     max_image_pixels: int = checked(at_least(1))
+    vllm: VLLMEngine = checked()
 
 
 @dataclass
@@ -93,6 +102,7 @@ class Generation:
 class Model:
     name: str = checked()
     adapter: str = checked()
+    backend: Literal["embedded", "vllm"] = checked()
     model_path: Optional[str] = checked()
     dtype: Literal["bf16", "bfloat16", "fp16", "float16", "fp32", "float32"] = checked()
     trust_remote_code: bool = checked()

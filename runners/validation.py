@@ -1,7 +1,8 @@
 """Values checked before any data or model loads, each a one-line error (exit code 2): the
 whole config against its schema (runners/schema.py), prompt template fields, a gate baseline's
-rules, optional packages, and runtime.tp against the heads the checkpoint's config.json
-declares (read here, before any worker process starts)."""
+rules, optional packages, the backend's support of the family and its generation settings,
+and runtime.tp against the heads the checkpoint's config.json declares (read here, before any
+worker process starts)."""
 from __future__ import annotations
 
 import importlib.util
@@ -111,6 +112,28 @@ def check_optional_packages(cfg: dict) -> None:
                           + _install_hint("torchvision"))
 
 
+def check_backend(cfg: dict) -> None:
+    """model.backend=vllm: the family is one vLLM runs (else one line naming why), every
+    generation setting is one vLLM applies as the embedded runtime does, vLLM is installed,
+    and the layout is one engine in one process (vLLM batches the requests and starts its own
+    runtime.tp workers: runtime.dp > 1 has nothing to split)."""
+    if cfg["model"]["backend"] == "embedded" or \
+            cfg["runner"]["name"] not in ("accuracy", "performance"):
+        return
+    from inference.generation import GenerationConfigError
+    from inference.vllm_backend.support import BackendRefused, check_supported
+
+    dp = cfg["runtime"]["dp"]
+    if dp not in ("auto", 1):
+        raise ConfigError(f"runtime.dp={dp}: model.backend=vllm runs one engine, which "
+                          "schedules every request itself; use runtime.dp=1 (runtime.tp=<n> "
+                          "spreads the model over n devices)")
+    try:
+        check_supported(cfg["model"])
+    except (BackendRefused, GenerationConfigError) as err:
+        raise ConfigError(str(err)) from None
+
+
 def check_gate_baseline(cfg: dict) -> None:
     """A baseline file's rules are numbers, before anything runs."""
     baseline = cfg["gate"]["baseline"]
@@ -127,4 +150,5 @@ def validate(cfg: dict) -> None:
     check_prompt_templates(cfg)
     check_gate_baseline(cfg)
     check_optional_packages(cfg)
+    check_backend(cfg)
     check_tensor_parallel(cfg)

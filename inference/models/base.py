@@ -86,16 +86,9 @@ class ImageTextAdapter(ModelAdapter):
             log.warning("trust_remote_code is true: Python code shipped with %s will run", path)
         self.tp_mesh = tp_mesh
         self.processor, self.model = self._load(path, dtype, trust, model_cfg)
-        if not getattr(self.model, "loaded_sharded", False):
-            # a loader that builds the whole model (original layouts): split it on the host,
-            # then move only this rank's part to the device
-            shard_model(self.model, tp_mesh)
-            self.model = self.model.to(device)
-        self.model = self.model.eval()
-        # the checkpoint's generation_config.json reaches generate() only through
-        # model.generation (inference/generation.py): its token ids are kept, nothing else
+        self.model = self._place(self.model)
         self.generation = resolve_generation(model_cfg)
-        self.model.generation_config = token_ids_only(self.model.generation_config)
+        self._keep_only_token_ids()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
         vision_cfg = model_cfg["vision"]
@@ -107,13 +100,37 @@ class ImageTextAdapter(ModelAdapter):
     def _load(self, path: Path, dtype: torch.dtype, trust: bool, model_cfg):
         """(processor, model) from a checkpoint in transformers' layout: built empty, each
         rank reading only its slices of the weights (inference.sharded_loading)."""
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
-        processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust)
+        processor = self._load_processor(path, trust)
         model = load_transformers_model(path, AutoModelForImageTextToText, dtype, self.device,
                                         self.tp_mesh, trust)
         model.loaded_sharded = True
         return processor, model
+
+    def _load_processor(self, path: Path, trust: bool):
+        """The checkpoint's processor (its tokenizer, chat template, image processor)."""
+        from transformers import AutoProcessor
+
+        return AutoProcessor.from_pretrained(path, trust_remote_code=trust)
+
+    def _place(self, model):
+        """The loaded model on this rank's device, in eval mode. A loader that builds the
+        whole model (original layouts) is split on the host first, then only this rank's
+        part moves to the device."""
+        if not getattr(model, "loaded_sharded", False):
+            shard_model(model, self.tp_mesh)
+            model = model.to(self.device)
+        return model.eval()
+
+    def _keep_only_token_ids(self) -> None:
+        """The checkpoint's generation_config.json reaches generate() only through
+        model.generation (inference/generation.py): its token ids are kept, nothing else."""
+        self.model.generation_config = token_ids_only(self.model.generation_config)
+
+    def eos_token_id(self):
+        """The checkpoint's end-of-sequence id(s), as its generation config says."""
+        return self.model.generation_config.eos_token_id
 
     def _processor_kwargs(self, vision) -> dict[str, Any]:
         return {}
@@ -183,14 +200,14 @@ class ImageTextAdapter(ModelAdapter):
         clock.inputs_on_device()
         generation = hf_generate_kwargs(self.generation, max_new_tokens, ignore_eos,
                                         clock.logits_processors(),
-                                        self.model.generation_config.eos_token_id,
+                                        self.eos_token_id(),
                                         self.decoding_copy(self.tokenizer),
                                         inputs.get("attention_mask"))
         output = self.model.generate(**inputs, **generation)
         clock.finish()
         prompt_len = inputs["input_ids"].shape[1]
         texts, counts, ids = [], [], []
-        eos = stop_ids(self.generation, self.model.generation_config.eos_token_id)
+        eos = stop_ids(self.generation, self.eos_token_id())
         decoder = self.decoding_copy(self.tokenizer)
         for row in output[:, prompt_len:].tolist():
             kept = self._trim_padding(row)

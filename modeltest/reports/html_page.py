@@ -73,7 +73,9 @@ button{white-space:nowrap}
 """
 
 # Filters, search and sort for the one table with id "samples". Rows carry classes (the
-# radio buttons named "show" keep rows with that class), data-subject and data-score.
+# radio buttons named "show" keep rows with that class), data-facets (JSON: {key: value or
+# list of values}; each drop-down of class "facet" keeps the rows holding its choice under
+# its data-key) and data-score.
 SCRIPT = """
 (function () {
   var thumbs = document.getElementById("thumbs");
@@ -87,15 +89,22 @@ SCRIPT = """
   if (!table) return;
   var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
   var texts = rows.map(function (row) { return row.textContent.toLowerCase(); });
-  var subject = document.getElementById("subject"), search = document.getElementById("search");
+  var facets = Array.prototype.slice.call(document.querySelectorAll("select.facet"));
+  var values = rows.map(function (row) { return JSON.parse(row.dataset.facets || "{}"); });
+  var search = document.getElementById("search");
   var count = document.getElementById("count"), sort = document.getElementById("sort");
+  function matches(facet, i) {
+    var v = values[i][facet.dataset.key];
+    return !facet.value || (Array.isArray(v) ? v.indexOf(facet.value) >= 0 : v === facet.value);
+  }
   function apply() {
     var show = document.querySelector("input[name=show]:checked").value;
-    var wanted = subject ? subject.value : "", query = search.value.trim().toLowerCase();
+    var query = search.value.trim().toLowerCase();
     var shown = 0;
     rows.forEach(function (row, i) {
       var keep = (show === "all" || row.classList.contains(show)) &&
-        (!wanted || row.dataset.subject === wanted) && (!query || texts[i].indexOf(query) >= 0);
+        facets.every(function (facet) { return matches(facet, i); }) &&
+        (!query || texts[i].indexOf(query) >= 0);
       row.hidden = !keep;
       shown += keep ? 1 : 0;
     });
@@ -104,7 +113,7 @@ SCRIPT = """
   document.querySelectorAll("input[name=show]").forEach(function (radio) {
     radio.addEventListener("change", apply);
   });
-  if (subject) subject.addEventListener("change", apply);
+  facets.forEach(function (facet) { facet.addEventListener("change", apply); });
   search.addEventListener("input", apply);
   if (sort) {
     var ascending = true;
@@ -226,21 +235,72 @@ def thumbs_block(thumbs: dict[str, int]) -> str:
     return json_block("thumbs", {str(key): uri for uri, key in thumbs.items()}) if thumbs else ""
 
 
-def filter_controls(choices: list[tuple[str, str]], subjects: list[str], total: int) -> str:
-    """Radio buttons (value = a row class, or "all"), a subject list, a search box, the
-    count of rows shown."""
+MAX_CHOICES = 60         # a drop-down longer than this is not a list anyone reads
+
+
+def split_subject(subject, separator: str | None) -> list[str]:
+    """The subjects a sample counts in: one, or several where the task's subject field names
+    them with task.subject_separator (POPE's "adversarial,popular")."""
+    text = "" if subject is None else str(subject)
+    return text.split(separator) if separator else [text]
+
+
+def row_facets(subject, fields: dict | None, separator: str | None,
+               subject_field: str | None = None) -> dict:
+    """What a row can be filtered by: its subject(s), then each field the task records for
+    its samples (task.record_fields: a category, a split, a duration) but the one its subject
+    comes from (task.subject_field)."""
+    facets: dict = {"subject": split_subject(subject, separator)}
+    for key, value in (fields or {}).items():
+        if key in ("subject", subject_field):
+            continue
+        if value is None or isinstance(value, (str, int, float)):
+            facets[key] = "" if value is None else str(value)
+    return facets
+
+
+def facets_attr(facets: dict) -> str:
+    return f' data-facets="{esc(json.dumps(facets, ensure_ascii=False))}"'
+
+
+def _facet_choices(rows: list[dict]) -> list[tuple[str, list[str]]]:
+    """(key, its values) for each facet worth a drop-down: 2 to MAX_CHOICES distinct values,
+    and, for a recorded field, not the subject over again (a subject_field that is also a
+    record field)."""
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    chosen = []
+    for key in keys:
+        found = set()
+        for row in rows:
+            value = row.get(key)
+            found.update(value if isinstance(value, list) else [value])
+        found.discard(None)
+        if not 2 <= len(found) <= MAX_CHOICES:
+            continue
+        if key != "subject" and all([row.get(key)] == row.get("subject") for row in rows):
+            continue
+        chosen.append((key, sorted(found)))
+    return chosen
+
+
+def filter_controls(choices: list[tuple[str, str]], rows: list[dict], total: int) -> str:
+    """Radio buttons (value = a row class, or "all"), a drop-down per facet of the rows
+    (`rows`: each row's row_facets; the subject's has id "subject"), a search box, the count
+    of rows shown."""
     radios = "".join(
         f'<label><input type=radio name=show value="{esc(value)}" id="show-{esc(value)}"'
         f'{" checked" if index == 0 else ""}> {esc(label)}</label>'
         for index, (value, label) in enumerate(choices))
-    subject = ""
-    if len(subjects) > 1:
-        options = "".join(f'<option value="{esc(s)}">{esc(s)}</option>' for s in subjects)
-        subject = f'<label>subject <select id=subject><option value="">all</option>' \
-                  f'{options}</select></label>'
-    return (f'<div class=controls>{radios}{subject}<label>search <input type=search id=search '
-            f'placeholder="question, answer, id"></label><span id=count>{total} of {total} '
-            f'shown</span></div>')
+    selects = []
+    for key, values in _facet_choices(rows):
+        options = "".join(f'<option value="{esc(v)}">{esc(v)}</option>' for v in values)
+        element_id = "subject" if key == "subject" else f"facet-{len(selects)}"
+        selects.append(f'<label>{esc(key)} <select class=facet id="{element_id}" '
+                       f'data-key="{esc(key)}"><option value="">all</option>{options}'
+                       f'</select></label>')
+    return (f'<div class=controls>{radios}{"".join(selects)}<label>search <input type=search '
+            f'id=search placeholder="question, answer, id"></label><span id=count>{total} of '
+            f'{total} shown</span></div>')
 
 
 def demo_banner(text: str | None) -> str:

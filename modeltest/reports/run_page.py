@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from modeltest.reports.html_page import (Media, demo_banner, details, esc, filter_controls,
-                                         interval, key_value_table, media_cell, notes_list,
-                                         number, percent_bar, thumbs_block, write_page)
+from modeltest.reports.html_page import (Media, demo_banner, details, esc, facets_attr,
+                                         filter_controls, interval, key_value_table,
+                                         media_cell, notes_list, number, percent_bar,
+                                         row_facets, thumbs_block, write_page)
 
 MAX_PICTURES = 4        # pictures shown per sample; the rest are counted
 DEMO_TEXT = "DEMO DATA: this run used the embedded demo dataset, not a real benchmark"
@@ -25,20 +26,41 @@ def record_media(record: dict) -> list[str]:
             *([record["video"]] if record.get("video") else [])]
 
 
+def headline_value(metrics: dict, name: str) -> tuple[bool, dict, str]:
+    """(found, the table holding it, the metric's name in it) of a headline metric: an overall
+    one (`f1`), or one subject's (`adversarial/f1`, task.aggregation.headline), as the gate
+    reads them."""
+    if name in metrics["overall"]:
+        return True, metrics["overall"], name
+    subject, _, metric = name.rpartition("/")
+    if subject in metrics and metric in metrics[subject]:
+        return True, metrics[subject], metric
+    return False, {}, name
+
+
 def _headline(summary: dict) -> str:
-    overall = summary["metrics"]["overall"]
-    cards = []
+    cards, per_subject = [], []
     for name in summary["headline_metrics"]:
-        value = overall.get(name)
-        stderr, ci95 = overall.get(f"{name}_stderr"), overall.get(f"{name}_ci95")
+        found, table, metric = headline_value(summary["metrics"], name)
+        if not found:
+            # a headline the aggregation gives per subject only (MME's acc_plus): its values
+            # are in the per-subject table, not one number
+            per_subject.append(name)
+            continue
+        value = table[metric]
+        stderr, ci95 = table.get(f"{metric}_stderr"), table.get(f"{metric}_ci95")
         spread = (f"<div>± {number(stderr)} (standard error)</div>" if stderr is not None
                   else "") + (f"<div>95% CI {interval(ci95)}</div>" if ci95 else "")
+        shown = number(value) if value is not None else \
+            "<span class=muted title='the scorer leaves it undefined here'>n/a</span>"
         cards.append(f'<div class=card data-metric="{esc(name)}"><div class=name>{esc(name)}'
-                     f'</div><div class=value>{number(value)}</div>{spread}</div>')
+                     f'</div><div class=value>{shown}</div>{spread}</div>')
     if not cards:
         cards.append("<div class=card><div class=name>metric</div><div class=value>none</div>"
                      "<div>this task has no metric of its own</div></div>")
-    return f"<div class=cards>{''.join(cards)}</div>"
+    note = (f"<div class=muted id=per-subject-headline>per subject, in the table below: "
+            f"{esc(', '.join(per_subject))}</div>" if per_subject else "")
+    return f"<div class=cards>{''.join(cards)}</div>{note}"
 
 
 def _subject_table(rows: list[dict]) -> str:
@@ -83,21 +105,21 @@ def row_class(record: dict) -> str:
     return "right" if score >= 1.0 else "wrong"
 
 
-def _samples_table(records: list[dict], media: dict[str, Media],
+def _samples_table(records: list[dict], facets: list[dict], media: dict[str, Media],
                    thumbs: dict[str, int]) -> str:
     def order(item):
         score = item[1].get("score")
         return (not isinstance(score, (int, float)), score or 0.0, item[0])
 
     body = []
-    for _, record in sorted(enumerate(records), key=order):
+    for index, record in sorted(enumerate(records), key=order):
         paths = record_media(record)
         more = len(record.get("images") or []) - MAX_PICTURES
         pictures = media_cell(paths, media, thumbs) + (
             f"<span class=muted>+{more} more</span>" if more > 0 else "")
         score = record.get("score")
         body.append(
-            f'<tr class="{row_class(record)}" data-subject="{esc(record.get("subject"))}" '
+            f'<tr class="{row_class(record)}"{facets_attr(facets[index])} '
             f'data-score="{esc(score if isinstance(score, (int, float)) else "")}">'
             f"<td>{pictures}</td><td>{esc(record.get('question_id'))}</td>"
             f"<td>{esc(record.get('subject'))}</td>"
@@ -134,8 +156,10 @@ def _environment(summary: dict) -> str:
 def render_run_body(summary: dict, rows: list[dict], records: list[dict],
                     media: dict[str, Media]) -> str:
     thumbs: dict[str, int] = {}
-    samples = _samples_table(records, media, thumbs)
-    subjects = sorted({str(r.get("subject")) for r in records})
+    task = summary["config"]["task"]
+    facets = [row_facets(r.get("subject"), r.get("fields"), task["subject_separator"],
+                         task["subject_field"]) for r in records]
+    samples = _samples_table(records, facets, media, thumbs)
     errors = sum(1 for r in records if r.get("error"))
     wrong = sum(1 for r in records if "wrong" in row_class(r))
     head = (f"<h1>{esc(summary['task'])} on {esc(summary['model'])}</h1>"
@@ -149,7 +173,7 @@ def render_run_body(summary: dict, rows: list[dict], records: list[dict],
         "<h2>Per subject</h2>", _subject_table(rows),
         f"<h2>Samples ({len(records)}; {wrong} wrong, {errors} error)</h2>",
         filter_controls([("all", "all"), ("wrong", "wrong only"), ("error", "errors only")],
-                        subjects, len(records)),
+                        facets, len(records)),
         samples, thumbs_block(thumbs),
         "<h2>Settings and environment</h2>", _environment(summary)])
 

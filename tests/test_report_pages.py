@@ -257,3 +257,104 @@ def test_performance_page(browser, tmp_path):
     assert browser.js("document.querySelectorAll('#sweep tbody tr').length") == 2
     assert browser.js("document.querySelector('.demo').textContent").startswith("DEMO")
     assert browser.console == []
+
+
+def page_rows(browser: Browser) -> list[tuple[str, str, str]]:
+    return [tuple(row) for row in browser.js(
+        "Array.from(document.querySelectorAll('#subjects tbody tr')).map(r => "
+        "[0, 1, 4].map(i => r.cells[i].textContent))")]
+
+
+def csv_rows(run: Path) -> list[tuple[str, str, str]]:
+    import csv
+    (path,) = (run / "results").glob("*_result.csv")
+    with open(path, newline="") as handle:
+        return [(row["subject"], row["metric"], f"{float(row['value']):.2f}" if row["value"]
+                 else "") for row in csv.DictReader(handle)]
+
+
+def choose(browser: Browser, select: str, value: str) -> int:
+    browser.js(f"var c = document.getElementById({json.dumps(select)}); "
+               f"c.value = {json.dumps(value)}; c.dispatchEvent(new Event('change'))")
+    return shown_rows(browser)
+
+
+def facet_ids(browser: Browser) -> dict[str, str]:
+    return dict(browser.js("Array.from(document.querySelectorAll('select.facet'))"
+                           ".map(s => [s.dataset.key, s.id])"))
+
+
+# The sign-off suite's official tables (MMMU per split and discipline, MME's subtasks with
+# perception and cognition, POPE per split, OCRBench's categories and Final Score, Video-MME's
+# durations, MVBench's tasks): the page shows each row its CSV shows, its headline metrics
+# (a subject's as <subject>/<metric>), and a filter for each of its recorded fields.
+SUITE = {"mmmu": "split", "mme": None, "pope": None, "ocrbench": None, "videomme": "domain",
+         "mvbench": None}
+
+
+@pytest.mark.parametrize("task", SUITE)
+def test_suite_pages_show_their_official_tables_and_filter_by_recorded_fields(browser,
+                                                                              tmp_path, task):
+    samples = task_samples(task)
+    lines = [json.dumps({"question_id": s.question_id,
+                         "prediction": s.references[0] if i % 2 == 0 else "zzz"})
+             for i, s in enumerate(samples)]
+    (tmp_path / "answers.jsonl").write_text("\n".join(lines) + "\n")
+    run = score_run(tmp_path, task, tmp_path / "answers.jsonl")
+    summary = json.loads((run / "results" / "summary.json").read_text())
+    browser.open(run / "results" / "report.html")
+    assert browser.console == []
+    assert page_rows(browser) == csv_rows(run)
+    cards = dict(browser.js("Array.from(document.querySelectorAll('.card')).map(c => "
+                            "[c.dataset.metric, c.querySelector('.value').textContent])"))
+    shown_apart = browser.js("(document.getElementById('per-subject-headline') || "
+                             "{textContent: ''}).textContent")
+    metrics = summary["metrics"]
+    for name in summary["headline_metrics"]:
+        subject, _, metric = name.rpartition("/")
+        if name in metrics["overall"]:
+            value = metrics["overall"][name]
+        elif metric in metrics.get(subject, {}):
+            value = metrics[subject][metric]
+        else:       # a metric given per subject only (MME's acc_plus): named, in the table
+            assert name not in cards and name in shown_apart
+            assert any(row[1] == name for row in page_rows(browser))
+            continue
+        assert cards[name] == (f"{value:.2f}" if value is not None else "n/a"), name
+    # every sample has its picture (a video's first frame, a frame folder's first file)
+    widths = browser.js("Array.from(document.querySelectorAll('#samples tbody tr')).map(r => "
+                        "Array.from(r.querySelectorAll('img.thumb')).map(i => i.naturalWidth))")
+    assert len(widths) == len(samples) and all(row and all(row) for row in widths)
+    facets = facet_ids(browser)
+    separator = {"pope": ","}.get(task)
+    by_subject = [s.subject.split(separator) if separator else [s.subject] for s in samples]
+    if "subject" in facets:
+        for value in sorted({v for subjects in by_subject for v in subjects}):
+            assert choose(browser, "subject", value) == sum(value in s for s in by_subject)
+        choose(browser, "subject", "")
+    field = SUITE[task]
+    if field:
+        for value in sorted({str(s.fields[field]) for s in samples}):
+            assert choose(browser, facets[field], value) == \
+                sum(str(s.fields[field]) == value for s in samples)
+    assert browser.console == []
+
+
+def test_frame_folder_videos_are_linked_by_their_first_frame(browser, tmp_path):
+    samples = task_samples("mvbench")
+    lines = [json.dumps({"question_id": s.question_id, "prediction": "zzz"}) for s in samples]
+    (tmp_path / "answers.jsonl").write_text("\n".join(lines) + "\n")
+    run = score_run(tmp_path, "mvbench", tmp_path / "answers.jsonl", "report.thumbnails=false")
+    browser.open(run / "results" / "report.html")
+    folders = [s for s in samples if Path(s.video).is_dir()]
+    assert folders, "the demo MVBench has a frame-folder question (TVQA)"
+    images = browser.js("(async () => { const out = [];"
+                        "for (const i of document.querySelectorAll('#samples img.thumb')) {"
+                        "i.scrollIntoView(); await i.decode().catch(() => null);"
+                        "out.push([i.getAttribute('src'), i.naturalWidth]); } return out; })()")
+    assert [src.rsplit("/", 2)[-2] for src, _ in images] == [Path(s.video).name
+                                                             for s in folders]
+    assert all(width > 0 for _, width in images)
+    videos = browser.js("document.querySelectorAll('#samples video').length")
+    assert videos == len(samples) - len(folders)
+    assert browser.console == []

@@ -2,7 +2,7 @@
 video's first frame, downscaled to a small thumbnail inlined as a data: URI, so the page is one
 file; with report.thumbnails=false, each file linked by its path relative to the page instead
 (nothing decoded). Every picture also links to its file. A video that is a folder of frames
-(MVBench's TVQA clips) shows its first frame file, in either mode.
+(a benchmark that ships TVQA clips as JPEG files) shows its first frame file, in either mode.
 
 Runner-side because it decodes media with the runtime's helpers (inference/media.py: the same
 size limit, EXIF orientation and 16-bit handling as the model's input); modeltest/ only

@@ -240,7 +240,7 @@ MAX_CHOICES = 60         # a drop-down longer than this is not a list anyone rea
 
 def split_subject(subject, separator: str | None) -> list[str]:
     """The subjects a sample counts in: one, or several where the task's subject field names
-    them with task.subject_separator (POPE's "adversarial,popular")."""
+    them with task.subject_separator (e.g. "adversarial,popular")."""
     text = "" if subject is None else str(subject)
     return text.split(separator) if separator else [text]
 

@@ -177,6 +177,18 @@ def test_video_rows_show_their_first_frame(browser, tmp_path):
     assert len(widths) == len(samples) and all(w > 0 for w in widths)
     click(browser, "#show-wrong")
     assert shown_rows(browser) == 0
+    # the weighted groups the task declares: each with its score (all right: 100) and its
+    # subjects and weights, those the demo does not hold marked as not run
+    groups = to_container(compose(["task=videobench"]))["task"]["aggregation"]["groups"]
+    shown = browser.js("Array.from(document.querySelectorAll('#groups tbody tr')).map(r => "
+                       "Array.from(r.cells).map(c => c.textContent))")
+    run = {s.subject for s in samples}
+    assert [(group, score) for group, score, _, _ in shown] == \
+        [(group, "100.00") for group in groups]
+    for (_, _, _, parts), weights in zip(shown, groups.values()):
+        assert parts == ", ".join(f"{subject} ×{weight:g}" + ("" if subject in run else
+                                                             " (not run)")
+                                  for subject, weight in weights.items())
     assert browser.console == []
 
 

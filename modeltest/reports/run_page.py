@@ -80,6 +80,28 @@ def _subject_table(rows: list[dict]) -> str:
             + "".join(body) + "</tbody></table>")
 
 
+def _groups_table(summary: dict) -> str:
+    """The weighted groups the task declares (task.aggregation.groups): each group's score
+    and what it is made of, every subject with its weight, those not run marked."""
+    groups = summary["config"]["task"]["aggregation"]["groups"]
+    if not groups:
+        return ""
+    scores = summary["metrics"]["overall"].get("groups") or {}
+    run = set(summary["metrics"])
+    body = []
+    for group, weights in groups.items():
+        parts = ", ".join(
+            f"{esc(subject)} ×{number(weight, 2).rstrip('0').rstrip('.')}"
+            + ("" if subject in run else " <span class=muted>(not run)</span>")
+            for subject, weight in weights.items())
+        score = scores.get(group)
+        body.append(f"<tr><td>{esc(group)}</td><td class=num>{number(score)}</td>"
+                    f"<td>{percent_bar(score)}</td><td>{parts}</td></tr>")
+    return ("<h3>Weighted groups</h3><table id=groups><thead><tr><th>group</th>"
+            "<th class=num>score</th><th>0 to 100</th><th>subjects × weight (the weighted "
+            "mean of those run)</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+
+
 def references_text(references) -> str:
     """Distinct references in order, with how many annotators gave each."""
     if not references:
@@ -170,7 +192,7 @@ def render_run_body(summary: dict, rows: list[dict], records: list[dict],
         demo_banner(DEMO_TEXT if summary.get("demo_data") else None), head,
         "<h2>Headline metrics</h2>", _headline(summary),
         notes_list([n for n in summary.get("notes") or [] if n != DEMO_TEXT]),
-        "<h2>Per subject</h2>", _subject_table(rows),
+        "<h2>Per subject</h2>", _subject_table(rows), _groups_table(summary),
         f"<h2>Samples ({len(records)}; {wrong} wrong, {errors} error)</h2>",
         filter_controls([("all", "all"), ("wrong", "wrong only"), ("error", "errors only")],
                         facets, len(records)),

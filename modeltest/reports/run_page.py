@@ -43,8 +43,8 @@ def _headline(summary: dict) -> str:
     for name in summary["headline_metrics"]:
         found, table, metric = headline_value(summary["metrics"], name)
         if not found:
-            # a headline the aggregation gives per subject only (a subtask's acc_plus): its values
-            # are in the per-subject table, not one number
+            # a headline the aggregation gives per subject only (a subtask's acc_plus): its
+            # values are in the per-subject table, not one number
             per_subject.append(name)
             continue
         value = table[metric]

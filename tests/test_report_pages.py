@@ -300,6 +300,7 @@ def facet_ids(browser: Browser) -> dict[str, str]:
 # perception and cognition, POPE per split, OCRBench's categories and Final Score, Video-MME's
 # durations, MVBench's tasks): the page shows each row its CSV shows, its headline metrics
 # (a subject's as <subject>/<metric>), and a filter for each of its recorded fields.
+SCALED = {"mme": ("score", "perception", "cognition"), "ocrbench": ("score", "final_score")}
 SUITE = {"mmmu": "split", "mme": None, "pope": None, "ocrbench": None, "videomme": "domain",
          "mvbench": None}
 
@@ -333,6 +334,13 @@ def test_suite_pages_show_their_official_tables_and_filter_by_recorded_fields(br
             assert any(row[1] == name for row in page_rows(browser))
             continue
         assert cards[name] == (f"{value:.2f}" if value is not None else "n/a"), name
+    # a 0-100 bar for every value in points of the scorer's metric, none for totals on scales
+    # of their own (MME's score out of 200 and perception out of 2000, OCRBench's Final
+    # Score out of 1000)
+    bars = browser.js("Array.from(document.querySelectorAll('#subjects tbody tr')).map(r => "
+                      "[r.cells[1].textContent, r.querySelectorAll('.bar').length])")
+    assert all(count == 1 for metric, count in bars if metric == summary["scorer"]["metric"])
+    assert all(count == 0 for metric, count in bars if metric in SCALED.get(task, ()))
     # every sample has its picture (a video's first frame, a frame folder's first file)
     widths = browser.js("Array.from(document.querySelectorAll('#samples tbody tr')).map(r => "
                         "Array.from(r.querySelectorAll('img.thumb')).map(i => i.naturalWidth))")

@@ -63,12 +63,22 @@ def _headline(summary: dict) -> str:
     return f"<div class=cards>{''.join(cards)}</div>{note}"
 
 
-def _subject_table(rows: list[dict]) -> str:
+def percent_metrics(summary: dict, rows: list[dict]) -> set[str]:
+    """The metrics of the table that are in points out of 100 (means of per-sample scores:
+    the scorer's metric and its extra metrics, group scores, a mean of groups); a set-level
+    metric an aggregation hook adds has a scale of its own (a subtask's score out of 200, a
+    final score out of 1000) and is named in task.aggregation.headline."""
+    hooked = {name.rpartition("/")[2]
+              for name in summary["config"]["task"]["aggregation"]["headline"]}
+    return {row["metric"] for row in rows} - (hooked - {summary["scorer"]["metric"]})
+
+
+def _subject_table(rows: list[dict], percent: set[str]) -> str:
     body = []
     for row in rows:
         value = row["value"]
-        bar = percent_bar(value, row.get("ci95")) \
-            if isinstance(value, (int, float)) and 0 <= value <= 100 else ""
+        bar = percent_bar(value, row.get("ci95")) if row["metric"] in percent and \
+            isinstance(value, (int, float)) and 0 <= value <= 100 else ""
         stderr = f"± {number(row['stderr'])}" if row.get("stderr") is not None else ""
         body.append(f"<tr><td>{esc(row['subject'])}</td><td>{esc(row['metric'])}</td>"
                     f"<td class=num>{esc(row['total'])}</td><td class=num>{esc(row['pass'])}</td>"
@@ -192,7 +202,8 @@ def render_run_body(summary: dict, rows: list[dict], records: list[dict],
         demo_banner(DEMO_TEXT if summary.get("demo_data") else None), head,
         "<h2>Headline metrics</h2>", _headline(summary),
         notes_list([n for n in summary.get("notes") or [] if n != DEMO_TEXT]),
-        "<h2>Per subject</h2>", _subject_table(rows), _groups_table(summary),
+        "<h2>Per subject</h2>", _subject_table(rows, percent_metrics(summary, rows)),
+        _groups_table(summary),
         f"<h2>Samples ({len(records)}; {wrong} wrong, {errors} error)</h2>",
         filter_controls([("all", "all"), ("wrong", "wrong only"), ("error", "errors only")],
                         facets, len(records)),

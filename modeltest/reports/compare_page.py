@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from modeltest.reports.html_page import (Media, demo_banner, details, esc, facets_attr,
-                                         filter_controls, row_facets,
-                                         interval, interval_bar, key_value_table, media_cell,
-                                         notes_list, number, thumbs_block, write_page)
+from modeltest.reports.html_page import (Media, demo_banner, details, esc, facet_keys,
+                                         facets_attr, filter_controls, interval, interval_bar,
+                                         key_value_table, media_cell, notes_list, number,
+                                         row_facets, thumbs_block, write_page)
 from modeltest.reports.run_page import record_media, references_text, score_text
 
 TOKENS_BEFORE = 30      # tokens shown before the first divergence
@@ -123,8 +123,11 @@ def _side(row: dict, side: str, decoder: Decoder | None) -> str:
 
 def _changed_table(rows: list[dict], records_a: dict, decoders: dict,
                    media: dict[str, Media], thumbs: dict[str, int], result: dict) -> str:
+    facets = [row_facets(row["subject"], (records_a.get(row["question_id"]) or {})
+                         .get("fields"), None) for row in rows]
+    keys = facet_keys(facets)
     body = []
-    for row in rows:
+    for row, row_facet in zip(rows, facets):
         record = records_a.get(row["question_id"]) or {}
         classes = ["flip"] if _flipped(row) else []
         classes.append(row["cause"] or "unknown")
@@ -134,7 +137,7 @@ def _changed_table(rows: list[dict], records_a: dict, decoders: dict,
         position = row["first_divergence"]
         body.append(
             f'<tr class="{esc(" ".join(classes))}"'
-            f'{facets_attr(row_facets(row["subject"], record.get("fields"), None))} '
+            f'{facets_attr(row_facet, keys)} '
             f'data-score="{esc(position if position is not None else "")}">'
             f"<td>{media_cell(record_media(record), media, thumbs)}</td>"
             f"<td><div><b>{esc(row['question_id'])}</b> {esc(row['subject'])}</div>"

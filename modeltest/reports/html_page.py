@@ -259,8 +259,15 @@ def row_facets(subject, fields: dict | None, separator: str | None,
     return facets
 
 
-def facets_attr(facets: dict) -> str:
-    return f' data-facets="{esc(json.dumps(facets, ensure_ascii=False))}"'
+def facets_attr(facets: dict, keys: set[str]) -> str:
+    """The row's values of the facets that got a drop-down (`keys`, from facet_keys); nothing
+    when none did (a few bytes a row count on a 5,000-sample page)."""
+    kept = {key: value for key, value in facets.items() if key in keys}
+    return f' data-facets="{esc(json.dumps(kept, ensure_ascii=False))}"' if kept else ""
+
+
+def facet_keys(rows: list[dict]) -> set[str]:
+    return {key for key, _ in _facet_choices(rows)}
 
 
 def _facet_choices(rows: list[dict]) -> list[tuple[str, list[str]]]:

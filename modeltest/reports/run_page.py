@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from modeltest.reports.html_page import (Media, demo_banner, details, esc, facets_attr,
-                                         filter_controls, interval, key_value_table,
-                                         media_cell, notes_list, number, percent_bar,
-                                         row_facets, thumbs_block, write_page)
+from modeltest.reports.html_page import (Media, demo_banner, details, esc, facet_keys,
+                                         facets_attr, filter_controls, interval,
+                                         key_value_table, media_cell, notes_list, number,
+                                         percent_bar, row_facets, thumbs_block, write_page)
 
 MAX_PICTURES = 4        # pictures shown per sample; the rest are counted
 DEMO_TEXT = "DEMO DATA: this run used the embedded demo dataset, not a real benchmark"
@@ -143,6 +143,7 @@ def _samples_table(records: list[dict], facets: list[dict], media: dict[str, Med
         score = item[1].get("score")
         return (not isinstance(score, (int, float)), score or 0.0, item[0])
 
+    keys = facet_keys(facets)
     body = []
     for index, record in sorted(enumerate(records), key=order):
         paths = record_media(record)
@@ -151,7 +152,7 @@ def _samples_table(records: list[dict], facets: list[dict], media: dict[str, Med
             f"<span class=muted>+{more} more</span>" if more > 0 else "")
         score = record.get("score")
         body.append(
-            f'<tr class="{row_class(record)}"{facets_attr(facets[index])} '
+            f'<tr class="{row_class(record)}"{facets_attr(facets[index], keys)} '
             f'data-score="{esc(score if isinstance(score, (int, float)) else "")}">'
             f"<td>{pictures}</td><td>{esc(record.get('question_id'))}</td>"
             f"<td>{esc(record.get('subject'))}</td>"

@@ -2,7 +2,8 @@
 
 Reads each run's config.yaml, debug/run_identity.json, debug/samples.jsonl (and unmerged
 data-parallel parts), debug/logprobs.jsonl and results/summary.json; never loads a model.
-Writes results/compare.json, compare.csv, compare.txt, compare.png, badcase_a.csv and
+Writes results/compare.json, compare.csv, compare.txt, compare.png, compare.html (the page
+to look at: runners/thumbnails.py makes its pictures), badcase_a.csv and
 badcase_b.csv (Ascend's bad-case analyser layout), and the gate's junit.xml and
 gate_summary.md. Exit codes: 2 when the runs are not comparable (one line naming the
 difference; runner.allow_mismatch=true compares their common samples), 3 when the verdict is
@@ -22,11 +23,13 @@ from modeltest.gate import GATE_FAILED_EXIT_CODE, GateCheck
 from modeltest.reports.atomic import write_text_atomic
 from modeltest.reports.compare_files import (write_badcase_csvs, write_compare_csv,
                                              write_compare_json)
+from modeltest.reports.compare_page import write_compare_page
 from modeltest.reports.compare_plot import write_compare_plot
 from modeltest.reports.compare_text import render_text
 from modeltest.reports.gate_report import print_gate, write_junit, write_markdown
 from runners.config import ConfigError, to_container
 from runners.output_lock import lock_output_dir
+from runners.thumbnails import records_media
 from runners.token_decoding import token_decoder
 
 
@@ -97,6 +100,9 @@ def run(hydra_cfg) -> int:
     text = render_text(result, changed)
     write_text_atomic(results / "compare.txt", text)
     write_compare_plot(results / "compare.png", result)
+    shown = [run_a.records[row["question_id"]] for row in changed]
+    write_compare_page(results / "compare.html", result, changed, run_a.records, decoders,
+                       records_media(shown, results, cfg))
     write_badcase_csvs(results, rows, {qid: str(record.get("prompt"))
                                        for qid, record in run_a.records.items()})
     print(text + f"reports: {results}", flush=True)

@@ -20,6 +20,7 @@ from modeltest.reports.atomic import atomic_path, write_text_atomic
 from modeltest.reports.metric_rows import metric_rows
 from modeltest.reports.result_csv import write_result_csv
 from modeltest.reports.result_text import write_result_text
+from modeltest.reports.run_page import write_run_page
 from modeltest.reports.submission import write_submission
 from modeltest.reports.summary import library_versions, write_summary
 from modeltest.reports.terminal import print_summary
@@ -32,6 +33,7 @@ from runners.clip_judge import judge_config
 from runners.config import ConfigError, to_container
 from runners.demo import ensure_demo_data
 from runners.output_lock import lock_output_dir
+from runners.thumbnails import records_media
 
 
 @dataclass
@@ -292,6 +294,8 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None,
     write_result_text(run.results_dir / f"{stem}_result.txt", run.cfg, rows, notes)
     write_submission(run.cfg["task"]["submission"], run.results_dir, run.task, records)
     write_summary(run.results_dir / "summary.json", summary)
+    write_run_page(run.results_dir / "report.html", summary, rows, records,
+                   records_media(records, run.results_dir, run.cfg))
     print_summary(f"{run.task} on {run.model} ({run.cfg['runner']['name']})", rows, summary,
                   str(run.output_dir), notes)
     return summary

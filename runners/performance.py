@@ -10,6 +10,7 @@ import torch
 
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import init_parallel, shutdown
+from inference.environment import environment_manifest
 from inference.memory import peak_memory_mb, reset_peak
 from runners.models import check_model, create_adapter, generation_settings
 from inference.device import synchronize
@@ -60,7 +61,7 @@ def run(hydra_cfg) -> int:
             generation = generation_settings(cfg["model"]).with_max_new_tokens(
                 cfg["runner"]["max_output_length"]).record()
             write_performance_report(run_, cfg, rows, peak, device, demo, generation, found,
-                                     engine)
+                                     engine, environment_manifest(device))
         return 0
     finally:
         shutdown(parallel)

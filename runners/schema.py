@@ -153,6 +153,7 @@ class Task:
     data_split: Optional[str] = checked()
     columns: dict = checked()
     subject_field: Optional[str] = checked()
+    subject_separator: Optional[str] = checked()
     record_fields: list[str] = checked()
     limit: Optional[int] = checked(at_least(1))
     skip_bad_lines: bool = checked()
@@ -257,10 +258,16 @@ class Gate:
 
 
 @dataclass
+class Report:
+    thumbnails: bool = checked()
+
+
+@dataclass
 class Root:
     output_dir: str = checked()
     seed: int = checked()
     gate: Gate = checked()
+    report: Report = checked()
     runtime: Runtime = checked()
     model: Model = checked()
     task: Task = checked()

@@ -48,6 +48,7 @@ def one_line(capsys, *args) -> str:
     (["runner=clip_compare", "runner.bootstrap=0"], "runner.bootstrap=0: must be at least 1"),
     (["runner.judge.batch_size=0"], "runner.judge.batch_size=0: must be at least 1"),
     (["gate.tolerance=-1"], "gate.tolerance=-1: must be at least 0"),
+    (["report.thumbnails=maybe"], "report.thumbnails=maybe: not true or false"),
 ])
 def test_bad_numbers_fail_before_anything_loads(nothing_loads, capsys, tmp_path, overrides,
                                                  expected):

@@ -1,4 +1,5 @@
-"""Performance reports: benchmark.csv, <model>_performance.csv and a throughput/latency plot."""
+"""Performance reports: benchmark.csv, <model>_performance.csv, a throughput/latency plot and
+report.html."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +10,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from modeltest.reports.atomic import atomic_path, write_text_atomic
+from modeltest.reports.performance_page import write_performance_page
 from modeltest.reports.summary import library_versions
 
 # The seed's columns keep their names and order; columns added since come after them.
@@ -100,25 +102,31 @@ def demo_note(demo: dict) -> str:
 
 def write_performance_report(run_, cfg: dict, rows: list[dict], peak: float, device: str,
                              demo: dict, generation: dict, found: dict | None = None,
-                             engine: dict | None = None) -> None:
-    """config.yaml beside results/, which holds the CSVs, the plot and
+                             engine: dict | None = None,
+                             environment: dict | None = None) -> None:
+    """config.yaml beside results/, which holds the CSVs, the plot,
     performance_summary.json (with `generation`: the settings every request ran with, the
-    `backend` and `engine`'s figures: the adapter's run_stats, e.g. vLLM's version); the
-    table on the terminal."""
+    `backend` and `engine`'s figures: the adapter's run_stats, e.g. vLLM's version, and
+    `environment`: the run's environment manifest where the runner gives one) and report.html
+    (the page to look at); the table on the terminal."""
     folder = run_.results_dir
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_.output_dir / "config.yaml", run_.config_yaml)
     model = cfg["model"]["name"]
     note = demo_note(demo)
     write_performance_csvs(folder, model, rows, note)
-    plot_performance(folder / f"{model}_performance.png", model, rows, peak, note)
-    write_text_atomic(folder / "performance_summary.json", json.dumps({
+    plot = folder / f"{model}_performance.png"
+    plot_performance(plot, model, rows, peak, note)
+    summary = {
         "model": model, "backend": cfg["model"]["backend"], **(engine or {}),
         "device": device, "tp": cfg["runtime"]["tp"],
         "peak_memory_mb": peak, "rows": rows, "repeats": cfg["runner"]["repeats"],
         "generation": generation, "max_batch_size_within_latency": found, **demo,
         "notes": [note] if note else [], "versions": library_versions(),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": cfg}, indent=2))
+        "environment": environment,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": cfg}
+    write_text_atomic(folder / "performance_summary.json", json.dumps(summary, indent=2))
+    write_performance_page(folder / "report.html", summary, plot)
     if note:
         print(note)
     print(tabulate([[r["batch"], r["input_len"], r["output_len"],

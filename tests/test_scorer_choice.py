@@ -50,9 +50,9 @@ def test_similarity_fallback_is_optional_and_counted_separately():
     records = {}
     for name, scorer in (("strict", strict), ("similarity", similar)):
         records[name] = []
-        for answer in answers:
+        for number, answer in enumerate(answers):
             scored = scorer.score(answer, sample)
-            records[name].append({"subject": "MSVD", "score": scored.score, "error": None,
+            records[name].append({"question_id": f"q{number}", "subject": "MSVD", "score": scored.score, "error": None,
                                   "extra": scored.extra})
     assert [r["score"] for r in records["strict"]] == [1.0, 0.0, 1.0, 0.0, 0.0]
     assert [r["score"] for r in records["similarity"]] == [1.0, 1.0, 1.0, 0.0, 0.0]

@@ -56,7 +56,8 @@ def test_two_served_runs_compare_token_by_token(tmp_path):
             assert main(served(stub, tmp_path / name, "runtime.logprobs=2", BY_ID)) == 0
         assert main(served(stub, tmp_path / "texts", "runtime.logprobs=2",
                            "model.extra_body={return_token_ids: true}")) == 0
-        assert main(served(stub, tmp_path / "no_ids")) == 0
+        # a server that returns no token ids (the request does not ask for them)
+        assert main(served(stub, tmp_path / "no_ids", "model.return_token_ids=false")) == 0
     assert main(["runner=compare", f"runner.a={tmp_path / 'a'}", f"runner.b={tmp_path / 'b'}",
                  f"output_dir={tmp_path / 'cmp'}", "runner.bootstrap=200"]) == 0
     compared = json.loads((tmp_path / "cmp" / "results" / "compare.json").read_text())

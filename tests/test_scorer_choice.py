@@ -50,9 +50,10 @@ def test_similarity_fallback_is_optional_and_counted_separately():
     records = {}
     for name, scorer in (("strict", strict), ("similarity", similar)):
         records[name] = []
-        for answer in answers:
+        for number, answer in enumerate(answers):
             scored = scorer.score(answer, sample)
-            records[name].append({"subject": "MSVD", "score": scored.score, "error": None,
+            records[name].append({"question_id": f"q{number}", "subject": "MSVD",
+                                  "score": scored.score, "error": None,
                                   "extra": scored.extra})
     assert [r["score"] for r in records["strict"]] == [1.0, 0.0, 1.0, 0.0, 0.0]
     assert [r["score"] for r in records["similarity"]] == [1.0, 1.0, 1.0, 0.0, 0.0]
@@ -72,10 +73,10 @@ def test_unparsed_answers_are_wrong_and_counted():
     scorer = get_scorer("choice")
     sample = Sample("q1", "MSVD", "p", choices=CHOICES, references=["B"])
     records = []
-    for answer in ["B", "A man is walking", "", "C"]:
+    for number, answer in enumerate(["B", "A man is walking", "", "C"]):
         scored = scorer.score(answer, sample)
-        records.append({"subject": "MSVD", "score": scored.score, "error": None,
-                        "extra": scored.extra})
+        records.append({"question_id": f"q{number}", "subject": "MSVD",
+                        "score": scored.score, "error": None, "extra": scored.extra})
     assert [r["score"] for r in records] == [1.0, 0.0, 0.0, 0.0]
     metrics = aggregate(records, scorer)
     assert metrics["MSVD"]["unparsed"] == 2

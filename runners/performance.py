@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from tabulate import tabulate
 
+from inference.compiled_decode import plan_for
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import init_parallel, shutdown
 from inference.memory import peak_memory_mb, reset_peak
@@ -33,6 +34,7 @@ def run(hydra_cfg) -> int:
         device = pick_device(cfg["runtime"].get("device"))
         parallel = init_parallel(int(cfg["runtime"].get("tp", 1)), 1, device)
         dtype = resolve_dtype(str(cfg["model"].get("dtype", "fp32")), device)
+        decode_plan = plan_for(cfg["runtime"]["compile"], device)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
     try:
@@ -48,13 +50,14 @@ def run(hydra_cfg) -> int:
         started = time.perf_counter()
         say(f"loading model {cfg['model']['name']} from {cfg['model'].get('model_path')} on "
             f"{device} ...", flush=True)
-        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
-        say(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
+        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, decode_plan)
+        say(f"model loaded in {time.perf_counter() - started:.1f} s; decode: "
+            f"{adapter.decode.plan.backend}", flush=True)
         rows, peak = _sweep(adapter, with_image, cfg["runner"], device, say)
         if parallel.is_main:
             demo = {"demo_data": run_.demo_data,
                     "demo_model": demo_asset(cfg["model"].get("model_path")) is not None}
-            _report(run_.output_dir, cfg, rows, peak, device, demo)
+            _report(run_.output_dir, cfg, rows, peak, device, demo, adapter.decode_summary())
         return 0
     finally:
         shutdown(parallel)
@@ -107,7 +110,7 @@ def demo_note(demo: dict) -> str:
 
 
 def _report(output_dir: Path, cfg: dict, rows: list[dict], peak: float, device: str,
-            demo: dict) -> None:
+            demo: dict, decode: dict) -> None:
     folder = output_dir
     folder.mkdir(parents=True, exist_ok=True)
     model = cfg["model"]["name"]
@@ -115,7 +118,7 @@ def _report(output_dir: Path, cfg: dict, rows: list[dict], peak: float, device: 
     write_performance_csvs(folder, model, rows, note)
     plot_performance(folder / f"{model}_performance.png", model, rows, peak, note)
     write_text_atomic(folder / "performance_summary.json", json.dumps({
-        "model": model, "device": device, "tp": cfg["runtime"].get("tp", 1),
+        "model": model, "device": device, "tp": cfg["runtime"].get("tp", 1), "compile": decode,
         "peak_memory_mb": peak, "rows": rows, **demo, "notes": [note] if note else [],
         "versions": library_versions(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": cfg}, indent=2))

@@ -20,8 +20,12 @@ IDENTITY_FILE = "run_identity.json"
 
 
 def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
-    """What decides a sample's prediction, and the data evaluated; the batch size and the
-    device are left out, since greedy outputs are meant not to depend on them."""
+    """What decides a sample's prediction, and the data evaluated. The runtime settings (batch
+    size, device, tp/dp, runtime.compile) are left out, since greedy outputs are meant not to
+    depend on them: a run may resume with another batch size, or compiled where it started
+    eager. For runtime.compile that is tested, not hoped: the compiled decode step gives the
+    eager ids at fp32 for every family (tests/test_compiled_decode.py); summary.json records
+    which decode path ran."""
     model = cfg["model"]
     settings = {key: model.get(key) for key in ("name", "adapter", "model_path", "dtype",
                                                 "prompts", "generation", "vision",

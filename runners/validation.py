@@ -10,6 +10,7 @@ import string
 from importlib import metadata
 from pathlib import Path
 
+from inference.compiled_decode import SETTINGS as COMPILE_SETTINGS
 from runners.config import ConfigError
 
 DEVICES = ("auto", "npu", "cuda", "cpu")
@@ -150,6 +151,9 @@ def validate(cfg: dict) -> None:
     _integer(runtime.get("video_cache_entries", 0), "runtime.video_cache_entries", 0)
     _integer(runtime.get("video_cache_mb", 0), "runtime.video_cache_mb", 0)
     _number(runtime.get("max_error_rate", 0.05), "runtime.max_error_rate", 0, 1)
+    if runtime.get("compile") not in COMPILE_SETTINGS:
+        raise ConfigError(f"runtime.compile={runtime.get('compile')}: unknown "
+                          f"(use {', '.join(COMPILE_SETTINGS)})")
     device = runtime.get("device", "auto")
     if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|(npu|cuda)(:\d+)?", device):
         raise ConfigError(f"runtime.device={device}: unknown (use {', '.join(DEVICES)})")

@@ -1,6 +1,7 @@
 """Adapter registry: `model.adapter` in the yaml picks one."""
 from __future__ import annotations
 
+from inference.compiled_decode import CompiledDecode, DecodePlan
 from inference.models.base import ImageTextAdapter, ModelPathError, check_model_path
 from inference.models.deepseek_vl import DeepseekVLAdapter
 from inference.models.deepseek_vl2 import DeepseekVL2Adapter
@@ -37,8 +38,18 @@ def check_model(model_cfg) -> None:
     adapter_class(model_cfg).check(model_cfg)
 
 
-def create_adapter(model_cfg, device, dtype, tp_mesh=None) -> ModelAdapter:
-    return adapter_class(model_cfg)(model_cfg, device, dtype, tp_mesh)
+def create_adapter(model_cfg, device, dtype, tp_mesh=None,
+                   decode_plan: DecodePlan | None = None) -> ModelAdapter:
+    """The loaded adapter; `decode_plan` (inference.compiled_decode.plan_for, from
+    runtime.compile) picks its decode path (eager when not given)."""
+    adapter = adapter_class(model_cfg)(model_cfg, device, dtype, tp_mesh)
+    if decode_plan is not None:
+        if adapter.supports_compiled_decode:
+            adapter.decode = CompiledDecode(decode_plan)
+        else:
+            adapter.decode = CompiledDecode.eager(
+                decode_plan.setting, f"{type(adapter).__name__} has no decode loop to compile")
+    return adapter
 
 
 __all__ = ["ADAPTERS", "ModelAdapter", "adapter_class", "create_adapter", "check_model", "check_model_path", "ModelPathError"]

@@ -61,6 +61,7 @@ class ImageTextAdapter(ModelAdapter):
     """
 
     video_mode = "frames"
+    supports_compiled_decode = True
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -166,7 +167,7 @@ class ImageTextAdapter(ModelAdapter):
                           logits_processor=[clock.first_token], synced_gpus=False)
         if ignore_eos:   # performance runs: always produce max_new_tokens
             generation.update(min_new_tokens=max_new_tokens)
-        output = self.model.generate(**inputs, **generation)
+        output = self.decode.run(self.model, clock, **inputs, **generation)
         clock.finish()
         prompt_len = inputs["input_ids"].shape[1]
         texts, counts, ids = [], [], []

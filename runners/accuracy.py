@@ -214,7 +214,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             _leave(board, parallel, decision)
 
     if mine:
-        engine.warm_up(mine[0])
+        engine.warm_up(mine[0], len(mine))
     start = time.perf_counter()
     try:
         try:

@@ -12,7 +12,12 @@ transformers' own static-cache machinery, switched on here for all of them:
   (prefill stays eager: its shapes change with every batch);
 - everything around the step (logits processors, EOS ids, stop strings, min/max new tokens,
   padding of finished rows, the output layout) is generate()'s own, identical to eager, so
-  the adapters' cutting of `output_ids` needs no change.
+  the adapters' cutting of `output_ids` needs no change;
+- DeepSeek-VL2's routed experts, whose eager loop picks tokens by routing (shapes that
+  depend on data), run every local expert on the step's few tokens inside the compiled step
+  and keep each slot's own expert output (DeepseekMoE.forward).
+An adapter plugs in by calling `self.decode.run(model, clock, **generate_kwargs)` where it
+called `model.generate(**generate_kwargs)`, and setting `supports_compiled_decode = True`.
 
 Which compiler (`DecodePlan.backend`):
 - CUDA: inductor with CUDA graphs (`mode="reduce-overhead"`): one graph replay per token;
@@ -80,15 +85,30 @@ class DecodePlan:
         return self.backend != "eager"
 
 
+class _SharedBackend:
+    """A compile backend that deep-copies as itself: CompileConfig.to_dict() deep-copies its
+    fields, and a graph-mode backend holds compiler state that must not be copied."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def __call__(self, graph, example_inputs):
+        return self.backend(graph, example_inputs)
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 def _torchair_backend():
-    """torch_npu's graph mode (torchair), or None when it is not installed."""
+    """torch_npu's graph mode (torchair, GE graphs with its default CompilerConfig), or None
+    when it does not import."""
     try:
         import torch_npu  # noqa: F401  (registers the npu device)
         import torchair
         from torchair.configs.compiler_config import CompilerConfig
     except Exception:   # ImportError, or an OSError without CANN
         return None
-    return torchair.get_npu_backend(compiler_config=CompilerConfig())
+    return _SharedBackend(torchair.get_npu_backend(compiler_config=CompilerConfig()))
 
 
 def plan_for(setting: str, device: str) -> DecodePlan:

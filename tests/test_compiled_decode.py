@@ -178,3 +178,30 @@ def test_a_bad_setting_is_a_one_line_error_and_the_environment_sets_the_default(
     assert compose([])["runtime"]["compile"] == "auto"
     monkeypatch.setenv("MODELTEST_COMPILE", "on")
     assert compose([])["runtime"]["compile"] == "on"
+
+
+def test_bench_decode_prints_its_table_and_writes_json(tmp_path):
+    """scripts/bench_decode.py on the demo model, tiny sizes: every backend's column, the
+    bandwidth bound, and the same predictions from eager and compiled."""
+    out = tmp_path / "decode.json"
+    result = subprocess.run(
+        [sys.executable, "scripts/bench_decode.py", "--small", "--out", str(out),
+         "--batch-sizes", "1,2", "--decode-tokens", "3", "--repeats", "1", "--samples", "4",
+         "--eval-batch-size", "2", "--eval-new-tokens", "3", "--bandwidth", "100"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+        timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert list(report["backends"]) == ["eager", "compiled"]
+    assert report["bandwidth_gb_s"] == 100 and report["bandwidth_source"] == "--bandwidth"
+    assert report["bound_per_token_s"] == pytest.approx(report["decode_weight_bytes"] / 100e9)
+    for name, backend in report["backends"].items():
+        assert set(backend["per_token"]) == {"1", "2"}
+        assert all(run["per_token_s"] > 0 for run in backend["per_token"].values())
+        assert backend["samples_per_second"] > 0
+        assert backend["identical_predictions_to_eager"]
+    assert report["backends"]["compiled"]["decode"]["backend"] == "inductor"
+    assert report["backends"]["eager"]["decode"]["backend"] == "eager"
+    table = result.stdout
+    assert "decode ms/token, batch 2" in table and "bandwidth bound" in table
+    assert "eval samples/s" in table and "same predictions as eager" in table

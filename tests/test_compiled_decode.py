@@ -139,7 +139,7 @@ def test_warm_up_runs_once_per_shape_and_is_left_out_of_the_timings():
     assert warm["max_new_tokens"] == warm["min_new_tokens"] == WARMUP_TOKENS
     assert "logits_processor" not in warm and real["logits_processor"] == [clock.first_token]
     assert warm["cache"] is real["cache"] and real["cache"].get_max_length() == 512
-    assert real["compile_config"].fullgraph and real["compile_config"].dynamic
+    assert real["compile_config"].dynamic
     assert decode.warmup_seconds >= 0.5
     assert clock.timings()["e2e_time"] < 0.4       # the 0.5 s warm-up is not in it
 

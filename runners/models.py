@@ -2,6 +2,7 @@
 family never imports the others."""
 from __future__ import annotations
 
+from inference.compiled_decode import CompiledDecode, DecodePlan
 from inference.generation import GenerationConfigError, GenerationSettings, resolve_generation
 from inference.models.protocol import ModelAdapter
 from modeltest.registry import Registry, RegistryError
@@ -42,5 +43,15 @@ def generation_settings(model_cfg: dict) -> GenerationSettings:
         raise ConfigError(str(err)) from None
 
 
-def create_adapter(model_cfg: dict, device, dtype, tp_mesh=None) -> ModelAdapter:
-    return adapter_class(model_cfg)(model_cfg, device, dtype, tp_mesh)
+def create_adapter(model_cfg: dict, device, dtype, tp_mesh=None,
+                   decode_plan: DecodePlan | None = None) -> ModelAdapter:
+    """The loaded adapter; `decode_plan` (inference.compiled_decode.plan_for, from
+    runtime.compile) picks its decode path (eager when not given)."""
+    adapter = adapter_class(model_cfg)(model_cfg, device, dtype, tp_mesh)
+    if decode_plan is not None:
+        if adapter.supports_compiled_decode:
+            adapter.decode = CompiledDecode(decode_plan)
+        else:
+            adapter.decode = CompiledDecode.eager(
+                decode_plan.setting, f"{type(adapter).__name__} has no decode loop to compile")
+    return adapter

@@ -8,6 +8,7 @@ import time
 
 import torch
 
+from inference.compiled_decode import plan_for
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import init_parallel, shutdown
 from inference.memory import peak_memory_mb, reset_peak
@@ -31,6 +32,7 @@ def run(hydra_cfg) -> int:
         device = pick_device(cfg["runtime"]["device"])
         parallel = init_parallel(int(cfg["runtime"]["tp"]), 1, device)
         dtype = resolve_dtype(str(cfg["model"]["dtype"]), device)
+        decode_plan = plan_for(cfg["runtime"]["compile"], device)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
     try:
@@ -47,14 +49,16 @@ def run(hydra_cfg) -> int:
         started = time.perf_counter()
         say(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} on "
             f"{device} ...", flush=True)
-        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
-        say(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
+        adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, decode_plan)
+        say(f"model loaded in {time.perf_counter() - started:.1f} s; decode: "
+            f"{adapter.decode.plan.backend}", flush=True)
         rows, peak, found = _sweep(adapter, with_image, cfg["runner"], device, say)
         if parallel.is_main:
             demo = {"demo_data": run_.demo_data, "demo_model": demo_model}
             generation = generation_settings(cfg["model"]).with_max_new_tokens(
                 cfg["runner"]["max_output_length"]).record()
-            write_performance_report(run_, cfg, rows, peak, device, demo, generation, found)
+            write_performance_report(run_, cfg, rows, peak, device, demo, generation, found,
+                                     adapter.decode_summary())
         return 0
     finally:
         shutdown(parallel)

@@ -99,10 +99,11 @@ def demo_note(demo: dict) -> str:
 
 
 def write_performance_report(run_, cfg: dict, rows: list[dict], peak: float, device: str,
-                             demo: dict, generation: dict, found: dict | None = None) -> None:
+                             demo: dict, generation: dict, found: dict | None = None,
+                             decode: dict | None = None) -> None:
     """config.yaml beside results/, which holds the CSVs, the plot and
-    performance_summary.json (with `generation`: the settings every request ran with); the
-    table on the terminal."""
+    performance_summary.json (with `generation`: the settings every request ran with, and
+    `compile`: the decode path, runtime.compile and what it gave); the table on the terminal."""
     folder = run_.results_dir
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_.output_dir / "config.yaml", run_.config_yaml)
@@ -111,7 +112,7 @@ def write_performance_report(run_, cfg: dict, rows: list[dict], peak: float, dev
     write_performance_csvs(folder, model, rows, note)
     plot_performance(folder / f"{model}_performance.png", model, rows, peak, note)
     write_text_atomic(folder / "performance_summary.json", json.dumps({
-        "model": model, "device": device, "tp": cfg["runtime"]["tp"],
+        "model": model, "device": device, "tp": cfg["runtime"]["tp"], "compile": decode,
         "peak_memory_mb": peak, "rows": rows, "repeats": cfg["runner"]["repeats"],
         "generation": generation, "max_batch_size_within_latency": found, **demo,
         "notes": [note] if note else [], "versions": library_versions(),

@@ -15,6 +15,10 @@ The life of a batch, and which thread runs each step:
                                   computed in build, after the timed build_inputs
     set_logprobs(k)               record the top-k log-probabilities of every generated step
                                   (inference.logprobs; the clock carries the recorder)
+    decode                        the decode path (inference.compiled_decode, runtime.compile,
+                                  set by runners.models.create_adapter): a family's _generate
+                                  calls decode.run(model, clock, **kwargs) where it would call
+                                  model.generate(**kwargs), with the same kwargs either way
 
 `build_inputs` runs while the main thread generates the previous batch, so it must touch
 no state that generation changes; `build` serialises build_inputs calls per adapter (a

@@ -72,11 +72,16 @@ class Engine:
             return length_buckets(requests, self.batch_size, self.adapter.estimate_input_length)
         return [requests[i:i + self.batch_size] for i in range(0, len(requests), self.batch_size)]
 
-    def warm_up(self, request: Request) -> None:
-        """One short generation so that timings exclude first-call costs."""
+    def warm_up(self, request: Request, run_size: int | None = None) -> None:
+        """One short generation so that timings exclude first-call costs. With a compiled
+        decode step it is a batch of the run's size (batch_size, or the `run_size` requests
+        when fewer), so that the shape most batches have is compiled here, before timing."""
+        rows = 1
+        if self.adapter.decode.plan.compiled:
+            rows = min(self.batch_size, run_size or self.batch_size)
         try:
             self.check_length(request)
-            self.adapter.generate([self.adapter.prepare(request)], max_new_tokens=2)
+            self.adapter.generate([self.adapter.prepare(request)] * rows, max_new_tokens=2)
         except Exception as err:  # the real run reports per-sample errors
             log.info("warm-up skipped: %s", err)
 

@@ -18,6 +18,7 @@ from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
 from inference.environment import environment_manifest
 from inference import media, video_cache
+from inference.compiled_decode import plan_for
 from inference.engine import Engine
 from runners.models import check_model, create_adapter, generation_settings
 from inference.requests import Request, VideoSpec
@@ -113,6 +114,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     cfg, runtime = run_.cfg, run_.cfg["runtime"]
     try:
         dtype = resolve_dtype(str(cfg["model"]["dtype"]), device)
+        decode_plan = plan_for(runtime["compile"], device)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     torch.manual_seed(int(cfg["seed"]))
@@ -120,11 +122,13 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     if parallel.is_main:
         print(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} "
               f"on {device} ...", flush=True)
-    adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, runtime=runtime)
+    adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh, runtime=runtime,
+                             decode_plan=decode_plan)
     logprobs = int(runtime["logprobs"])
     adapter.set_logprobs(logprobs)
     if parallel.is_main:
-        print(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
+        print(f"model loaded in {time.perf_counter() - started:.1f} s; decode: "
+              f"{adapter.decode.plan.backend}", flush=True)
     # a served model: a batch is the requests sent concurrently between two writes
     batch_size = int(adapter.requests_per_batch or runtime["batch_size"])
     video_cache.configure_from(runtime)
@@ -226,7 +230,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             _leave(board, parallel, decision)
 
     if mine:
-        engine.warm_up(mine[0])
+        engine.warm_up(mine[0], len(mine))
     start = time.perf_counter()
     finished = None     # when the generation ended (closing the adapter is not timed)
     try:
@@ -277,8 +281,10 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
         adapter.close()
     elapsed = finished - start
     # runtime.tp: the model's tensor-parallel size, in this harness's processes or the
-    # backend's own workers
-    return {**adapter.run_stats(), "device": device, "tp": int(runtime["tp"]), "dp": parallel.dp,
+    # backend's own workers; compile: runtime.compile, the decode backend it gave and its
+    # warm-up seconds (included in generation_seconds, left out of every sample's timings)
+    return {**adapter.run_stats(), "compile": adapter.decode_summary(),
+            "device": device, "tp": int(runtime["tp"]), "dp": parallel.dp,
             "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None,

@@ -4,6 +4,7 @@ runtime (the family's class as it is) or vLLM's engine (inference/vllm_backend/)
 takes the family's prompt and media building and replaces its model."""
 from __future__ import annotations
 
+from inference.compiled_decode import CompiledDecode, DecodePlan
 from inference.generation import GenerationConfigError, GenerationSettings, resolve_generation
 from inference.models.protocol import ModelAdapter
 from modeltest.registry import Registry, RegistryError
@@ -69,5 +70,19 @@ def backend_version(model_cfg: dict) -> str | None:
 
 
 def create_adapter(model_cfg: dict, device, dtype, tp_mesh=None,
-                   runtime: dict | None = None) -> ModelAdapter:
-    return adapter_class(model_cfg, runtime)(model_cfg, device, dtype, tp_mesh)
+                   runtime: dict | None = None,
+                   decode_plan: DecodePlan | None = None) -> ModelAdapter:
+    """The loaded adapter; `decode_plan` (inference.compiled_decode.plan_for, from
+    runtime.compile) picks the embedded runtime's decode path (eager when not given)."""
+    adapter = adapter_class(model_cfg, runtime)(model_cfg, device, dtype, tp_mesh)
+    if decode_plan is not None:
+        if model_cfg["backend"] != "embedded":
+            adapter.decode = CompiledDecode.eager(
+                decode_plan.setting, f"model.backend={model_cfg['backend']} decodes in its own "
+                "engine")
+        elif adapter.supports_compiled_decode:
+            adapter.decode = CompiledDecode(decode_plan)
+        else:
+            adapter.decode = CompiledDecode.eager(
+                decode_plan.setting, f"{type(adapter).__name__} has no decode loop to compile")
+    return adapter

@@ -8,6 +8,7 @@ import time
 
 import torch
 
+from inference.compiled_decode import plan_for
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import init_parallel, shutdown
 from inference.environment import environment_manifest
@@ -32,6 +33,7 @@ def run(hydra_cfg) -> int:
         device = pick_device(cfg["runtime"]["device"])
         parallel = init_parallel(int(harness_runtime(cfg)["tp"]), 1, device)
         dtype = resolve_dtype(str(cfg["model"]["dtype"]), device)
+        decode_plan = plan_for(cfg["runtime"]["compile"], device)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
     try:
@@ -49,8 +51,9 @@ def run(hydra_cfg) -> int:
         say(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} on "
             f"{device} ...", flush=True)
         adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh,
-                                 runtime=cfg["runtime"])
-        say(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
+                                 runtime=cfg["runtime"], decode_plan=decode_plan)
+        say(f"model loaded in {time.perf_counter() - started:.1f} s; decode: "
+            f"{adapter.decode.plan.backend}", flush=True)
         try:
             rows, peak, found = _sweep(adapter, with_image, cfg["runner"], device, say)
             engine = adapter.run_stats()
@@ -61,7 +64,8 @@ def run(hydra_cfg) -> int:
             generation = generation_settings(cfg["model"]).with_max_new_tokens(
                 cfg["runner"]["max_output_length"]).record()
             write_performance_report(run_, cfg, rows, peak, device, demo, generation, found,
-                                     engine, environment_manifest(device))
+                                     engine, environment_manifest(device),
+                                     adapter.decode_summary())
         return 0
     finally:
         shutdown(parallel)

@@ -27,8 +27,11 @@ def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
     effective generation settings (the checkpoint's generation_config.json included where
     applied), the checkpoint's content (inference/checkpoint_fingerprint.py; every byte with
     runtime.verify_weights), a served model's endpoint and name, the dtype and the backend.
-    The batch size and the device are left out, since greedy outputs are meant not to depend
-    on them."""
+    The runtime settings (batch size, device, tp/dp, runtime.compile) are left out, since
+    greedy outputs are meant not to depend on them: a run may resume with another batch size,
+    or compiled where it started eager. For runtime.compile that is tested, not hoped: the
+    compiled decode step gives the eager ids at fp32 for every family, with every generation
+    setting (tests/test_compiled_decode.py); summary.json records which decode path ran."""
     model = cfg["model"]
     settings = {key: model[key] for key in ("name", "adapter", "backend", "model_path",
                                             "dtype", "prompts", "generation", "vision",

@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
+from inference.compiled_decode import SETTINGS as COMPILE_SETTINGS
 from runners.config import ConfigError
 
 
@@ -56,6 +57,16 @@ def matching(pattern: str, what: str):
     return check
 
 
+def one_of(words: tuple[str, ...]):
+    def check(value, key):
+        if isinstance(value, bool):   # YAML 1.1 reads an unquoted on/off as true/false
+            raise ConfigError(f"{key}={value}: write it as a quoted word "
+                              f"({', '.join(repr(w) for w in words)})")
+        if value not in words:
+            raise ConfigError(f"{key}={value}: unknown (use {', '.join(words)})")
+    return check
+
+
 def checked(check=None, each=None) -> Any:
     """A schema field with a value check (on the value, or on each list item)."""
     return field(metadata={"check": check, "each": each})
@@ -76,6 +87,9 @@ class Runtime:
     tp: int = checked(at_least(1))
     dp: Union[int, Literal["auto"]] = checked(at_least(1))
     batch_size: int = checked(at_least(1))
+    # the decode path (inference/compiled_decode.py); Any: a YAML on/off arrives as a bool,
+    # which one_of names
+    compile: Any = checked(one_of(COMPILE_SETTINGS))
     loader_workers: int = checked(at_least(1))
     video_cache_entries: int = checked(at_least(0))
     video_cache_mb: int = checked(at_least(0))
@@ -360,8 +374,9 @@ def check_section(values: Any, schema: type, prefix: str) -> None:
         if dataclasses.is_dataclass(annotation):
             check_section(value, annotation, f"{key}.")
             continue
-        if value is None or _is_word(value, annotation):
-            continue   # null, or the word of an int-or-word key (dp: auto)
+        if (value is None and annotation is not Any) or _is_word(value, annotation):
+            continue   # null where Optional allows it, or the word of an int-or-word key
+                       # (dp: auto); an Any key's check judges null itself
         check, each = item.metadata.get("check"), item.metadata.get("each")
         if check is not None:
             check(value, key)

@@ -128,6 +128,11 @@ def check_backend(cfg: dict) -> None:
         raise ConfigError(f"runtime.dp={dp}: model.backend=vllm runs one engine, which "
                           "schedules every request itself; use runtime.dp=1 (runtime.tp=<n> "
                           "spreads the model over n devices)")
+    if cfg["runtime"]["compile"] == "on":
+        # vLLM compiles and captures its own graphs; this harness's compiled decode path is
+        # the embedded runtime's (auto: eager here, said in summary.json's `compile`)
+        raise ConfigError("runtime.compile=on: model.backend=vllm decodes in its own engine "
+                          "(its graphs are vLLM's); use runtime.compile=auto or off")
     try:
         check_supported(cfg["model"])
     except (BackendRefused, GenerationConfigError) as err:

@@ -45,10 +45,10 @@ def one_adapter_per_model():
     """create_adapter called once per model for the whole module."""
     real = runners.accuracy.create_adapter
 
-    def cached(model_cfg, device, dtype, tp_mesh=None, runtime=None):
+    def cached(model_cfg, device, dtype, tp_mesh=None, **settings):
         key = (model_cfg["name"], str(dtype))
         if key not in _ADAPTERS:
-            _ADAPTERS[key] = real(model_cfg, device, dtype, tp_mesh, runtime=runtime)
+            _ADAPTERS[key] = real(model_cfg, device, dtype, tp_mesh, **settings)
         adapter = _ADAPTERS[key]
         adapter.close = lambda: None       # kept open for the next run
         return adapter

@@ -67,6 +67,7 @@ class ImageTextAdapter(ModelAdapter):
     answer_separator = ""
     # the chat template writes a newline after each image itself (InternVL's "<image>\n")
     newline_after_image = False
+    supports_compiled_decode = True
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -203,7 +204,8 @@ class ImageTextAdapter(ModelAdapter):
                                         self.eos_token_id(),
                                         self.decoding_copy(self.tokenizer),
                                         inputs.get("attention_mask"))
-        output = self.model.generate(**inputs, **generation)
+        # eager or compiled (runtime.compile): the same generate() call, the same settings
+        output = self.decode.run(self.model, clock, **inputs, **generation)
         clock.finish()
         prompt_len = inputs["input_ids"].shape[1]
         texts, counts, ids = [], [], []

@@ -231,10 +231,18 @@ class DeepseekMoE(nn.Module):
         x = hidden_states.reshape(-1, shape[-1])
         index, weights = self.gate(x)
         per_slot = x.new_zeros(*index.shape, x.shape[-1])
-        for expert in self.local:
-            token, slot = torch.nonzero(index == expert, as_tuple=True)
-            if token.numel():
-                per_slot[token, slot] = self.experts[expert](x[token])
+        if torch.compiler.is_compiling():
+            # a compiled decode step (inference/compiled_decode.py) needs shapes that do not
+            # depend on the routing: every local expert runs on the step's few tokens, and
+            # each slot keeps its own expert's output (same sums, in the same slot order)
+            for expert in self.local:
+                chosen = (index == expert).unsqueeze(-1)
+                per_slot = torch.where(chosen, self.experts[expert](x).unsqueeze(1), per_slot)
+        else:
+            for expert in self.local:
+                token, slot = torch.nonzero(index == expert, as_tuple=True)
+                if token.numel():
+                    per_slot[token, slot] = self.experts[expert](x[token])
         y = (per_slot.float() * weights[..., None]).sum(dim=1).to(x.dtype)
         if hasattr(self, "shared_experts") and self.shared_here:
             y = y + self.shared_experts(x)
@@ -498,6 +506,7 @@ class DeepseekVL2Adapter(ModelAdapter):
     input embeddings, left-padded."""
 
     video_mode = "frames"
+    supports_compiled_decode = True
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -623,8 +632,9 @@ class DeepseekVL2Adapter(ModelAdapter):
         generation = hf_generate_kwargs(self.generation, max_new_tokens, ignore_eos,
                                         clock.logits_processors(), self.tokenizer.eos_token_id,
                                         self.decoding_copy(self.tokenizer))
-        output = self.model.language.generate(inputs_embeds=embeddings, attention_mask=mask,
-                                              pad_token_id=self.pad_id, **generation)
+        # eager or compiled (runtime.compile): the same generate() call, the same settings
+        output = self.decode.run(self.model.language, clock, inputs_embeds=embeddings,
+                                 attention_mask=mask, pad_token_id=self.pad_id, **generation)
         clock.finish()
         texts, counts, ids = [], [], []
         decoder = self.decoding_copy(self.tokenizer)

@@ -15,6 +15,10 @@ The life of a batch, and which thread runs each step:
                                   computed in build, after the timed build_inputs
     set_logprobs(k)               record the top-k log-probabilities of every generated step
                                   (inference.logprobs; the clock carries the recorder)
+    decode                        the decode path (inference.compiled_decode, runtime.compile,
+                                  set by runners.models.create_adapter): a family's _generate
+                                  calls decode.run(model, clock, **kwargs) where it would call
+                                  model.generate(**kwargs), with the same kwargs either way
 
 `build_inputs` runs while the main thread generates the previous batch, so it must touch
 no state that generation changes; `build` serialises build_inputs calls per adapter (a
@@ -31,12 +35,14 @@ import copy
 import threading
 import time
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from inference import image_markers
+from inference.compiled_decode import CompiledDecode
 from inference.device import synchronize
 from inference.fingerprints import decoded_media
 from inference.logprobs import StepLogprobs, steps_per_row
@@ -127,6 +133,8 @@ class GenerationClock:
     adapter calls `inputs_on_device()` once its inputs are on the device, passes
     `first_token` to the model's generate as a logits processor (a classifier leaves it
     unused: its first token is its end), and calls `finish()` when the output exists.
+    Work inside `with clock.untimed():` (a compiled decode step's warm-up) is left out of
+    every timing.
     """
 
     def __init__(self, device: str | None, built_seconds: float = 0.0, logprobs: int = 0):
@@ -139,6 +147,24 @@ class GenerationClock:
         self.start = time.perf_counter()
         self.ready: float | None = None
         self.end: float | None = None
+        self.excluded: list[tuple[float, float]] = []
+
+    @contextmanager
+    def untimed(self):
+        """Leave the work inside out of the timings (device synchronised at both ends)."""
+        synchronize(self.device)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            synchronize(self.device)
+            self.excluded.append((started, time.perf_counter()))
+
+    def _since_start(self, moment: float) -> float:
+        """Seconds from the start to `moment`, less the untimed work before it."""
+        left_out = sum(min(end, moment) - begin for begin, end in self.excluded
+                       if begin < moment)
+        return moment - self.start - left_out
 
     def logits_processors(self) -> list:
         """What a family passes to transformers' generate as `logits_processor`."""
@@ -163,9 +189,9 @@ class GenerationClock:
         end = self.end if self.end is not None else time.perf_counter()
         ready = self.ready if self.ready is not None else self.start
         first = self.first_token.time if self.first_token.time is not None else end
-        return {"e2e_time": self.built_seconds + end - self.start,
-                "first_token_time": self.built_seconds + first - self.start,
-                "preprocess_time": self.built_seconds + ready - self.start}
+        return {"e2e_time": self.built_seconds + self._since_start(end),
+                "first_token_time": self.built_seconds + self._since_start(first),
+                "preprocess_time": self.built_seconds + self._since_start(ready)}
 
 
 class ModelAdapter(ABC):
@@ -186,6 +212,10 @@ class ModelAdapter(ABC):
     # how the family lays out a question that marks where its images go
     # (inference/image_markers.py): interleaved, numbered_in_front or first_in_front
     image_layout = staticmethod(image_markers.interleaved)
+    # the decode path (inference/compiled_decode.py), set by create_adapter; families whose
+    # _generate decodes through it say so (a classifier or a served model has no decode loop)
+    supports_compiled_decode = False
+    decode: CompiledDecode = CompiledDecode.eager()
 
     @staticmethod
     @abstractmethod
@@ -278,6 +308,10 @@ class ModelAdapter(ABC):
     def run_stats(self) -> dict:
         """Figures for the run's summary (e.g. a served model's request counts)."""
         return {}
+
+    def decode_summary(self) -> dict:
+        """The decode path for the run's summary: runtime.compile and what it gave."""
+        return self.decode.summary()
 
     # -- thread safety ----------------------------------------------------------------------
     def _build_lock(self) -> threading.Lock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from modeltest.compare.runs import RunFolder
 
 # runtime settings worth naming when they differ (they may change numerics, not the data)
-RUNTIME_KEYS = ("device", "tp", "dp", "batch_size", "logprobs")
+RUNTIME_KEYS = ("device", "tp", "dp", "batch_size", "compile", "logprobs")
 
 
 def _short(value, width: int = 60) -> str:
@@ -72,6 +72,11 @@ def setup_differences(a: RunFolder, b: RunFolder) -> list[str]:
     runtime_a = {k: (a.config.get("runtime") or {}).get(k) for k in RUNTIME_KEYS}
     runtime_b = {k: (b.config.get("runtime") or {}).get(k) for k in RUNTIME_KEYS}
     found += _changed("runtime.", runtime_a, runtime_b)
+    # what runtime.compile gave (auto is eager on one device, compiled on another)
+    decode_a, decode_b = ((run.summary or {}).get("compile") for run in (a, b))
+    if decode_a and decode_b:
+        found += _changed("decode.", {"backend": decode_a.get("backend")},
+                          {"backend": decode_b.get("backend")})
     if a.environment is not None and b.environment is not None:
         found += _changed("environment.", a.environment, b.environment)
     return found

@@ -103,12 +103,14 @@ def demo_note(demo: dict) -> str:
 def write_performance_report(run_, cfg: dict, rows: list[dict], peak: float, device: str,
                              demo: dict, generation: dict, found: dict | None = None,
                              engine: dict | None = None,
-                             environment: dict | None = None) -> None:
+                             environment: dict | None = None,
+                             decode: dict | None = None) -> None:
     """config.yaml beside results/, which holds the CSVs, the plot,
     performance_summary.json (with `generation`: the settings every request ran with, the
-    `backend` and `engine`'s figures: the adapter's run_stats, e.g. vLLM's version, and
-    `environment`: the run's environment manifest where the runner gives one) and report.html
-    (the page to look at); the table on the terminal."""
+    `backend` and `engine`'s figures: the adapter's run_stats, e.g. vLLM's version,
+    `environment`: the run's environment manifest where the runner gives one, and `compile`:
+    the decode path, runtime.compile and what it gave) and report.html (the page to look
+    at); the table on the terminal."""
     folder = run_.results_dir
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_.output_dir / "config.yaml", run_.config_yaml)
@@ -119,7 +121,7 @@ def write_performance_report(run_, cfg: dict, rows: list[dict], peak: float, dev
     plot_performance(plot, model, rows, peak, note)
     summary = {
         "model": model, "backend": cfg["model"]["backend"], **(engine or {}),
-        "device": device, "tp": cfg["runtime"]["tp"],
+        "device": device, "tp": cfg["runtime"]["tp"], "compile": decode,
         "peak_memory_mb": peak, "rows": rows, "repeats": cfg["runner"]["repeats"],
         "generation": generation, "max_batch_size_within_latency": found, **demo,
         "notes": [note] if note else [], "versions": library_versions(),

@@ -242,3 +242,12 @@ def test_placeholder_runs_collapse_to_one_token_each():
     assert collapse([4, 4, 4], {image}) == [4, 4, 4]           # other repeats are kept
     assert prompt_difference(expanded, expanded) is None
     assert "at token 2 of 11" in prompt_difference(expanded, expanded[:2] + [9])
+
+
+def test_compile_on_is_refused_for_the_vllm_backend(capfd, tmp_path):
+    """runtime.compile is the embedded runtime's decode path; vLLM's engine has its own."""
+    assert main(["model=demo_qwen2_vl_served", "model.backend=vllm", "runtime.compile=on",
+                 "task=textvqa", f"output_dir={tmp_path / 'out'}"]) == 2
+    err = capfd.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "runtime.compile=on" in err
+    assert not (tmp_path / "out").exists()

@@ -259,3 +259,20 @@ def test_srun_sets_the_nodes(monkeypatch):
 ])
 def test_first_host_of_a_slurm_node_list(nodelist, host):
     assert first_host(nodelist) == host
+
+
+def test_nodes_reading_other_samples_are_refused(monkeypatch, tmp_path):
+    """Node 1 reads another data file than node 0 (the split of the work would differ): the
+    same line on every rank (the gather is the one collective; here, what it would bring)."""
+    from inference.distributed import Parallel
+    from runners import nodes
+
+    parallel = Parallel(rank=0, world_size=4, dp=2, tp=2, node_size=2)
+    folder = str(tmp_path.resolve())
+    monkeypatch.setattr(nodes, "all_gather", lambda parallel, value: [
+        value, (0, folder, value[2], True), (1, folder, "other", True), (1, folder, "other", True)])
+    with pytest.raises(ConfigError, match=r"runtime.nnodes=2: node 1 \(rank 2\) reads other "
+                                          r"samples than node 0"):
+        nodes.check_nodes_agree(parallel, tmp_path, tmp_path / "debug", "digest", ["a", "b"])
+    monkeypatch.setattr(nodes, "all_gather", lambda parallel, value: [value] * 4)
+    nodes.check_nodes_agree(parallel, tmp_path, tmp_path / "debug", "digest", ["a", "b"])

@@ -32,7 +32,7 @@ from runners.demo import ensure_demo_model
 from runners.error_budget import ErrorBudget, RunAborted
 from runners.evaluation import make_record, open_run, write_config, write_reports
 from runners.gate import apply_gate
-from runners.interrupt import set_progress
+from runners.interrupt import set_progress, was_interrupted
 from runners.nodes import NodeWatch, check_nodes_agree
 from runners.resume import prepare_resume, sample_fingerprint
 
@@ -272,8 +272,8 @@ def _generate_watched(run_, pending: dict, records: list[dict], device: str,
             _leave(board, parallel, stop)
         watch.close()   # everyone is done: the nodes may now go silent
         # everyone is done: the one collective of the run
-        gathered = all_gather(parallel, (written, output_tokens, written_logprobs) if writer
-                              else ([], 0, []))
+        gathered = _gather(parallel, (written, output_tokens, written_logprobs) if writer
+                           else ([], 0, []), kept_in)
         if main:
             others = [record for part in gathered[1:] for record in part[0]]
             if logprobs_log is not None:
@@ -303,6 +303,20 @@ def _generate_watched(run_, pending: dict, records: list[dict], device: str,
             "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None,
             "environment": environment_manifest(device)}
+
+
+def _gather(parallel: Parallel, value, kept_in) -> list:
+    """The records of every group, on rank 0. A rank that dies after it has finished its
+    share (a node gone) breaks this collective: one line, what is kept, how to resume."""
+    try:
+        return all_gather(parallel, value)
+    except RuntimeError as err:   # torch.distributed's errors (a closed connection, ...)
+        if was_interrupted():
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RunAborted(f"a rank stopped while the records were gathered ({first}). Finished "
+                         f"samples are kept in {kept_in}: rerun the same command to resume") \
+            from None
 
 
 def _store_gone(parallel: Parallel, err: BoardGone, kept_in) -> str:

@@ -115,10 +115,14 @@ def test_a_killed_node_stops_every_node_and_a_rerun_resumes(tmp_path, victim):
     out = tmp_path / "two_nodes"
     with StubServer("openai", echo_backend) as stub:
         assert main(["model=served", "task=textvqa", *served(stub.url, reference)]) == 0
-        stub.delay = 1.0            # 6 samples a node, one request at a time: 6 s a node
+        # 6 samples a node, one request at a time: 1 s each, 2 s on the node to be killed, so
+        # that it is killed with its share unfinished whichever node starts first
+        stub.delay = 1.0
+        stub.delay_of = lambda headers: 1.0 if headers.get("X-Modeltest-Rank") == str(victim) \
+            else 0.0
         port = free_port()
-        nodes = [start_node(rank, port, "textvqa", "served", *served(stub.url, out))
-                 for rank in (0, 1)]
+        nodes = [start_node(rank, port, "textvqa", "served", *served(stub.url, out),
+                            "+model.headers.X-Modeltest-Rank=$RANK") for rank in (0, 1)]
         deadline = time.time() + 300
         parts = [out / "debug" / "samples.jsonl", out / "debug" / "samples.dp1.jsonl"]
         while time.time() < deadline and all(n.poll() is None for n in nodes):
@@ -140,8 +144,10 @@ def test_a_killed_node_stops_every_node_and_a_rerun_resumes(tmp_path, victim):
         assert f"node {victim}" in said(err)[0] and "rerun the same command" in said(err)[0]
         assert "Traceback" not in err
         assert 2 <= len(done) < 12, len(done)
+        print(f"node {1 - victim} stopped {stopped_after:.1f} s after node {victim} was killed, "
+              f"{len(done)} of 12 samples kept: {said(err)[0]}")
 
-        stub.delay = 0.0
+        stub.delay, stub.delay_of = 0.0, None
         sent_before = len(stub.requests)
         port = free_port()
         reruns = [start_node(rank, port, "textvqa", "served", *served(stub.url, out))

@@ -28,6 +28,7 @@ class Parallel:
     dp_rank: int = 0
     tp_rank: int = 0
     tp_mesh: Any = None          # DeviceMesh of this rank's tp group, None when tp == 1
+    node_size: int = 1           # ranks per node (LOCAL_WORLD_SIZE): rank // node_size is the node
     # the key-value store of the process group (a TCPStore served by rank 0), created here
     # and passed to init_process_group, so callers use it without torch's private API
     store: Any = None
@@ -40,9 +41,21 @@ class Parallel:
     def distributed(self) -> bool:
         return self.world_size > 1
 
+    @property
+    def nnodes(self) -> int:
+        return self.world_size // self.node_size
 
-def init_parallel(tp: int, dp: int, device: str) -> Parallel:
-    """Start the process group when torchrun launched several processes."""
+    @property
+    def node(self) -> int:
+        return self.rank // self.node_size
+
+
+def init_parallel(tp: int, dp: int, device: str, join_timeout: float = STORE_TIMEOUT_SECONDS,
+                  node_timeout: float | None = None) -> Parallel:
+    """Start the process group when torchrun launched several processes. `join_timeout`:
+    how long the ranks wait for each other at the start (nodes started one by one);
+    `node_timeout`: afterwards, how long a request to the store may wait (the store's host
+    gone without a word, a network cut)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if tp * dp != world:
         raise ValueError(f"runtime.tp={tp} × runtime.dp={dp} = {tp * dp} processes, but "
@@ -58,16 +71,25 @@ def init_parallel(tp: int, dp: int, device: str) -> Parallel:
     # serves it, the others connect; the process group and runners' shared counters use it
     # under torchrun the agent already serves the store at MASTER_PORT: every rank connects
     serves = rank == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True"
-    store = dist.TCPStore(os.environ.get("MASTER_ADDR") or "127.0.0.1",
-                          int(os.environ["MASTER_PORT"]), world, is_master=serves,
-                          timeout=timedelta(seconds=STORE_TIMEOUT_SECONDS))
-    dist.init_process_group(BACKENDS[device_type], store=store, rank=rank, world_size=world)
+    address, port = os.environ.get("MASTER_ADDR") or "127.0.0.1", int(os.environ["MASTER_PORT"])
+    joining = timedelta(seconds=join_timeout)
+    try:
+        store = dist.TCPStore(address, port, world, is_master=serves, timeout=joining)
+        dist.init_process_group(BACKENDS[device_type], store=store, rank=rank, world_size=world,
+                                timeout=joining)
+    except (RuntimeError, dist.DistError) as err:   # a port in use, a node that never came
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RuntimeError(f"rank {rank} of {world}: the ranks did not all meet at "
+                           f"{address}:{port} within {join_timeout:g} s ({first})") from None
     from torch.distributed.device_mesh import init_device_mesh
 
     mesh = init_device_mesh(device_type, (dp, tp), mesh_dim_names=("dp", "tp"))
+    if node_timeout is not None:
+        store.set_timeout(timedelta(seconds=node_timeout))
     return Parallel(rank=dist.get_rank(), world_size=world, dp=dp, tp=tp,
                     dp_rank=mesh.get_local_rank("dp"), tp_rank=mesh.get_local_rank("tp"),
-                    tp_mesh=mesh["tp"] if tp > 1 else None, store=store)
+                    tp_mesh=mesh["tp"] if tp > 1 else None, store=store,
+                    node_size=int(os.environ.get("LOCAL_WORLD_SIZE") or world))
 
 
 def all_gather(parallel: Parallel, value: Any) -> list[Any]:

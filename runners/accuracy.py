@@ -33,7 +33,8 @@ from runners.demo import ensure_demo_model
 from runners.error_budget import ErrorBudget, RunAborted
 from runners.evaluation import make_record, open_run, write_config, write_reports
 from runners.gate import apply_gate
-from runners.interrupt import set_progress
+from runners.interrupt import set_progress, was_interrupted
+from runners.nodes import NodeWatch, check_nodes_agree
 from runners.resume import prepare_resume, sample_fingerprint
 
 
@@ -43,9 +44,17 @@ def run(hydra_cfg) -> int:
                                "model": to_container(hydra_cfg.model)})
     tp, dp = parallel_sizes(runtime)
     hydra_cfg.runtime.dp = dp       # the run's config and reports say what ran (not "auto")
+    # a demo checkpoint is built before the process group starts: transformers'
+    # save_pretrained writes no weights on a rank > 0 of an initialised group, and any rank
+    # (any node's, with a cache of its own) may be the one that builds it (file-locked)
+    ensure_demo_model(to_container(hydra_cfg.model)["model_path"])
     try:
         device = pick_device(runtime["device"])
-        parallel = init_parallel(tp, dp, device)
+        # several nodes: a node silent for runtime.node_timeout is gone (runners/nodes.py),
+        # also when it held the store
+        nodes = int(runtime["nnodes"]) > 1
+        parallel = init_parallel(tp, dp, device, runtime["join_timeout"],
+                                 runtime["node_timeout"] if nodes else None)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
     try:
@@ -75,6 +84,7 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
         raise ConfigError(state)
     digest, done, failed, stamp = state
     fingerprints = {sample_fingerprint(digest, s): s for s in run_.samples}
+    check_nodes_agree(parallel, run_.output_dir, run_.debug_dir, digest, list(fingerprints))
     records = [done[f] for f in fingerprints if f in done]
     pending = {f: s for f, s in fingerprints.items() if f not in done}
     samples_path = run_.debug_dir / "samples.jsonl"
@@ -118,6 +128,23 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     except ValueError as err:
         raise ConfigError(str(err)) from None
     torch.manual_seed(int(cfg["seed"]))
+    samples_path = run_.debug_dir / "samples.jsonl"
+    kept_in = samples_path if parallel.dp == 1 else \
+        f"{samples_path} (and samples.dp*.jsonl beside it)"
+    board = Board(parallel)
+    # several nodes: each shows it lives from here on (model loading included)
+    watch = NodeWatch(board, parallel, float(runtime["node_timeout"]), str(kept_in)).start()
+    try:
+        return _generate_watched(run_, pending, records, device, parallel, stamp, board,
+                                 watch, kept_in, dtype)
+    finally:
+        watch.close()
+
+
+def _generate_watched(run_, pending: dict, records: list[dict], device: str,
+                      parallel: Parallel, stamp: str, board: Board, watch: NodeWatch,
+                      kept_in, dtype) -> dict:
+    cfg, runtime = run_.cfg, run_.cfg["runtime"]
     started = time.perf_counter()
     if parallel.is_main:
         print(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} "
@@ -147,8 +174,6 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     main = parallel.is_main
     writer = parallel.tp_rank == 0      # one per data-parallel group
     samples_path = run_.debug_dir / "samples.jsonl"
-    kept_in = samples_path if parallel.dp == 1 else \
-        f"{samples_path} (and samples.dp*.jsonl beside it)"
     suffix = f".dp{parallel.dp_rank}" if parallel.dp_rank else ""
     samples_log = SamplesLog(part_path(samples_path, parallel.dp_rank)) if writer else None
     batch_log = BatchLog(run_.debug_dir / f"output_{stamp}{suffix}.txt") if writer else None
@@ -157,7 +182,6 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     written_logprobs: list[dict] = []   # this group's new debug/logprobs.jsonl lines
     progress = tqdm(total=len(run_.samples), initial=len(records), disable=not main,
                     desc=f"{run_.task} | {run_.model}", unit="sample")
-    board = Board(parallel)
     ticker = ProgressTicker(board, progress, len(records))
     if main and parallel.dp > 1:   # the other groups' batches move the bar too
         ticker.start()
@@ -213,7 +237,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
         try:
             return check(batch, left)
         except BoardGone as err:
-            return "abort", f"rank 0 has stopped ({err})"
+            return "abort", _store_gone(parallel, err, kept_in)
 
     def on_batch(responses) -> None:
         decision, error = None, None
@@ -238,7 +262,7 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             engine.run(mine, on_batch)
             stop = wait_for_everyone(board, parallel)
         except BoardGone as err:
-            raise RunAborted(f"rank 0 has stopped ({err})") from None
+            raise RunAborted(_store_gone(parallel, err, kept_in)) from None
         except (RunAborted, KeyboardInterrupt):
             raise
         except Exception as err:   # the others stop too, and rank 0 says why
@@ -253,9 +277,10 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             raise
         if stop:
             _leave(board, parallel, stop)
+        watch.close()   # everyone is done: the nodes may now go silent
         # everyone is done: the one collective of the run
-        gathered = all_gather(parallel, (written, output_tokens, written_logprobs) if writer
-                              else ([], 0, []))
+        gathered = _gather(parallel, (written, output_tokens, written_logprobs) if writer
+                           else ([], 0, []), kept_in)
         if main:
             others = [record for part in gathered[1:] for record in part[0]]
             if logprobs_log is not None:
@@ -285,10 +310,34 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     # warm-up seconds (included in generation_seconds, left out of every sample's timings)
     return {**adapter.run_stats(), "compile": adapter.decode_summary(),
             "device": device, "tp": int(runtime["tp"]), "dp": parallel.dp,
+            "nnodes": parallel.nnodes,
             "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None,
             "environment": environment_manifest(device)}
+
+
+def _gather(parallel: Parallel, value, kept_in) -> list:
+    """The records of every group, on rank 0. A rank that dies after it has finished its
+    share (a node gone) breaks this collective: one line, what is kept, how to resume."""
+    try:
+        return all_gather(parallel, value)
+    except RuntimeError as err:   # torch.distributed's errors (a closed connection, ...)
+        if was_interrupted():
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RunAborted(f"a rank stopped while the records were gathered ({first}). Finished "
+                         f"samples are kept in {kept_in}: rerun the same command to resume") \
+            from None
+
+
+def _store_gone(parallel: Parallel, err: BoardGone, kept_in) -> str:
+    """Why a rank stops when the store (served by rank 0) no longer answers."""
+    if parallel.nnodes == 1:
+        return f"rank 0 has stopped ({err})"
+    return (f"node 0 has stopped: rank 0, which serves the run's store, does not answer "
+            f"({err}). Finished samples are kept in {kept_in}: rerun the same command on every "
+            "node to resume")
 
 
 def _leave(board: Board, parallel: Parallel, decision: tuple[str, str]) -> None:

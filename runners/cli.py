@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _say(line: str) -> None:
-    """Errors are printed once: by rank 0 of a parallel run."""
-    if os.environ.get("RANK", "0") == "0":
+    """Errors are printed once per node: by the first rank of each (rank 0 on one node)."""
+    if os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0")) == "0":
         print(line, file=sys.stderr, flush=True)
 
 

@@ -30,6 +30,10 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("now"):
         OmegaConf.register_new_resolver(
             "now", lambda pattern: datetime.now().strftime(pattern), use_cache=True)
+    if not OmegaConf.has_resolver("slurm"):   # runtime.nnodes ... under srun (runners/slurm.py)
+        from runners import slurm
+
+        OmegaConf.register_new_resolver("slurm", slurm.value)
 
 
 def extra_config_dirs() -> list[Path]:

@@ -40,8 +40,9 @@ _redelivering = False
 
 
 def _say_once(line: str) -> None:
-    """Rank 0 prints the line (every rank of a parallel run gets the signal)."""
-    if os.environ.get("RANK", "0") == "0":
+    """The first rank of each node prints the line (every rank of a parallel run gets the
+    signal)."""
+    if os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0")) == "0":
         print(line, file=sys.stderr, flush=True)
 
 

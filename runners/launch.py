@@ -9,6 +9,10 @@
 - when a worker fails, the others are stopped; the exit code is rank 0's own.
 
     python -m runners.launch [--nproc N] [key=value ...]     (N: runtime.tp x runtime.dp)
+
+With runtime.nnodes > 1 it is one node of a multi-node job (README "Multi-node"): it starts
+this node's runtime.tp x runtime.dp / runtime.nnodes workers as ranks node_rank x that ..., and
+they meet node 0's rank 0 at runtime.master_addr:runtime.master_port.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 PR_SET_PDEATHSIG = 1
 GRACE_SECONDS = 20
@@ -50,9 +55,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def visible_devices() -> int:
+def listed_accelerators() -> int:
     """Accelerators this launch may use: ASCEND_RT_VISIBLE_DEVICES / CUDA_VISIBLE_DEVICES when
-    set, else what nvidia-smi or npu-smi lists; 1 on a machine with neither (the CPU)."""
+    set, else what nvidia-smi or npu-smi lists; 0 on a machine with neither."""
     listed = os.environ.get("ASCEND_RT_VISIBLE_DEVICES") or os.environ.get("CUDA_VISIBLE_DEVICES")
     if listed:
         return len([d for d in listed.split(",") if d.strip()])
@@ -64,12 +69,49 @@ def visible_devices() -> int:
         count = sum(marker.lower() in line.lower() for line in listing.stdout.splitlines())
         if listing.returncode == 0 and count:
             return count
-    return 1
+    return 0
 
 
-def preflight(overrides: list[str]) -> tuple[int | None, list[str], int]:
+def visible_devices() -> int:
+    """The devices of this machine for runtime.dp: auto (1 on the CPU)."""
+    return listed_accelerators() or 1
+
+
+@dataclass
+class Layout:
+    """What this launcher starts: `nproc` workers of node `node_rank` of `nnodes`, ranks
+    node_rank x nproc .. (node_rank + 1) x nproc - 1 of the job, so that each tensor-parallel
+    group (tp consecutive ranks) lies within one node."""
+    nproc: int
+    nnodes: int
+    node_rank: int
+    master_addr: str
+    master_port: int
+
+
+def _per_node(runtime: dict, tp: int, dp) -> tuple[int | None, str | None]:
+    """(dp of the whole job, or an error) for a multi-node job on this node's devices."""
+    nnodes = runtime["nnodes"]
+    devices = listed_accelerators() if runtime["device"] != "cpu" else 0
+    if devices and devices % tp and dp == "auto":
+        return None, (f"runtime.tp={tp} does not divide the {devices} devices of this node: "
+                      "tensor parallelism stays within a node; choose a tp that divides them "
+                      "or set runtime.dp")
+    if devices and tp > devices:
+        return None, (f"runtime.tp={tp} is more than the {devices} devices of this node: "
+                      "tensor parallelism stays within a node")
+    if dp == "auto":
+        dp = nnodes * max(1, (devices or 1) // tp)
+    if devices and tp * dp // nnodes > devices:
+        return None, (f"runtime.tp={tp} x runtime.dp={dp} / runtime.nnodes={nnodes} = "
+                      f"{tp * dp // nnodes} processes per node, but this node has {devices} "
+                      "devices")
+    return dp, None
+
+
+def preflight(overrides: list[str]) -> tuple[int | None, list[str], Layout | None]:
     """Check the config in this process: (exit code when it is bad, the workers' overrides
-    with runtime.dp made explicit, tp x dp processes)."""
+    with runtime.dp made explicit, what this node starts)."""
     from runners.config import ConfigError, compose, harness_runtime, to_container
     from runners.validation import validate
 
@@ -78,14 +120,24 @@ def preflight(overrides: list[str]) -> tuple[int | None, list[str], int]:
         validate(cfg)
     except ConfigError as err:
         print(f"modeltest: error: {err}", file=sys.stderr, flush=True)
-        return 2, overrides, 0
+        return 2, overrides, None
     # model.backend=vllm: one process, whose engine starts runtime.tp workers itself
     runtime = harness_runtime(cfg)
-    tp, dp = int(runtime["tp"]), runtime["dp"]
+    tp, dp, nnodes = int(runtime["tp"]), runtime["dp"], runtime["nnodes"]
+    if nnodes > 1:
+        dp, error = _per_node(runtime, tp, dp)
+        if error:
+            print(f"modeltest: error: {error}", file=sys.stderr, flush=True)
+            return 2, overrides, None
+        if runtime["dp"] == "auto":
+            overrides = [*overrides, f"runtime.dp={dp}"]
+        return None, overrides, Layout(tp * dp // nnodes, nnodes, runtime["node_rank"],
+                                       runtime["master_addr"], runtime["master_port"])
     if dp == "auto":   # conf/runtime/default.yaml: the visible devices / tp, at least 1
         dp = max(1, visible_devices() // tp)
         overrides = [*overrides, f"runtime.dp={dp}"]
-    return None, overrides, tp * int(dp)
+    # one node: its workers meet on a free local port (launch), whatever master_* say
+    return None, overrides, Layout(tp * int(dp), 1, 0, "127.0.0.1", 0)
 
 
 def _stop(workers: list[subprocess.Popen], signum: int, grace: float) -> None:
@@ -108,15 +160,18 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def launch(nproc: int, overrides: list[str]) -> int:
+def launch(layout: Layout, overrides: list[str]) -> int:
     command = [sys.executable, "-m", "runners.cli", *overrides]
-    if nproc == 1:   # one process: it simply becomes this one
+    nproc, first = layout.nproc, layout.node_rank * layout.nproc
+    if nproc == 1 and layout.nnodes == 1:   # one process: it simply becomes this one
         # ignored until runners.cli installs its handlers (an ignored signal stays ignored
         # across exec; scripts/launch.sh sends a Ctrl-C again while the process still runs)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.execv(sys.executable, command)
-    port = str(_free_port())
+    # one node: a free port of its own; several: node 0's address and port, known to all
+    address, port = ("127.0.0.1", str(_free_port())) if layout.nnodes == 1 else \
+        (layout.master_addr, str(layout.master_port))
     workers: list[subprocess.Popen] = []
     received: list[float] = []      # when the first forwarded signal arrived
     forwarded: list[int] = []       # which signal
@@ -133,10 +188,12 @@ def launch(nproc: int, overrides: list[str]) -> int:
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    for rank in range(nproc):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc),
-                   LOCAL_WORLD_SIZE=str(nproc), GROUP_RANK="0", ROLE_RANK=str(rank),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+    for local in range(nproc):
+        rank = first + local
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(local),
+                   WORLD_SIZE=str(nproc * layout.nnodes), LOCAL_WORLD_SIZE=str(nproc),
+                   GROUP_RANK=str(layout.node_rank), ROLE_RANK=str(rank),
+                   MASTER_ADDR=address, MASTER_PORT=port)
         # as torchrun does: N processes must not each start a thread per core
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
         # a rank whose peer has stopped (Ctrl-C, a failure) must not print c10's warnings
@@ -187,14 +244,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"modeltest: error: {nproc} processes: need at least 1", file=sys.stderr)
         return 2
     try:
-        code, argv, needed = preflight(argv)
+        code, argv, layout = preflight(argv)
     except KeyboardInterrupt:
         print("interrupted: nothing was written yet; rerun the same command to start again",
               file=sys.stderr, flush=True)
         return 130
     if code is not None:
         return code
-    return launch(nproc or needed, argv)
+    if nproc is not None:   # --nproc / NPROC: the workers of this node
+        layout.nproc = nproc
+    return launch(layout, argv)
 
 
 if __name__ == "__main__":

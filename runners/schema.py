@@ -86,6 +86,12 @@ class Runtime:
     device: str = checked(matching(r"auto|cpu|(npu|cuda)(:\d+)?", "use auto, npu, cuda, cpu"))
     tp: int = checked(at_least(1))
     dp: Union[int, Literal["auto"]] = checked(at_least(1))
+    nnodes: int = checked(at_least(1))
+    node_rank: int = checked(at_least(0))
+    master_addr: str = checked(matching(r"[A-Za-z0-9_.:\-\[\]]+", "a host name or address"))
+    master_port: int = checked(between(1, 65535))
+    join_timeout: float = checked(above(0))
+    node_timeout: float = checked(above(0))
     batch_size: int = checked(at_least(1))
     # the decode path (inference/compiled_decode.py); Any: a YAML on/off arrives as a bool,
     # which one_of names

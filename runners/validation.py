@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 
 from modeltest.gate import BaselineError, check_baseline_file
 from modeltest.tasks.prompt import template_fields
+from runners import slurm
 from runners.config import ConfigError
 from runners.schema import check_config
 
@@ -149,9 +151,34 @@ def check_gate_baseline(cfg: dict) -> None:
             raise ConfigError(str(err)) from None
 
 
+def check_nodes(cfg: dict) -> None:
+    """A multi-node layout that every node can agree on: this node's place inside the job,
+    whole data-parallel groups per node (tensor parallelism stays within a node), one Slurm
+    task per node."""
+    runtime = cfg["runtime"]
+    nnodes, node_rank, dp = runtime["nnodes"], runtime["node_rank"], runtime["dp"]
+    if node_rank >= nnodes:
+        raise ConfigError(f"runtime.node_rank={node_rank}: must be below runtime.nnodes={nnodes}"
+                          f" (nodes are numbered 0 .. {nnodes - 1})")
+    if nnodes == 1:
+        return
+    if cfg["runner"]["name"] != "accuracy":
+        raise ConfigError(f"runtime.nnodes={nnodes}: runner={cfg['runner']['name']} runs on one "
+                          "node; only runner=accuracy spreads over several")
+    if dp != "auto" and dp % nnodes:
+        raise ConfigError(f"runtime.dp={dp} data-parallel groups cannot be shared evenly by "
+                          f"runtime.nnodes={nnodes} nodes: make dp a multiple of nnodes "
+                          "(runtime.dp is the whole job's)")
+    if slurm.in_job_step() and slurm.step_tasks() != int(os.environ["SLURM_STEP_NUM_NODES"]):
+        raise ConfigError(f"srun started {slurm.step_tasks()} tasks on "
+                          f"{os.environ['SLURM_STEP_NUM_NODES']} nodes: start one task per node "
+                          "(srun --ntasks-per-node=1); each starts its node's workers")
+
+
 def validate(cfg: dict) -> None:
     """Every check that needs no data and no model; raises ConfigError."""
     check_config(cfg)
+    check_nodes(cfg)
     check_prompt_templates(cfg)
     check_gate_baseline(cfg)
     check_optional_packages(cfg)

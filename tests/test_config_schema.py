@@ -101,8 +101,8 @@ def test_dp_auto_is_the_default_and_is_resolved_by_the_launcher(monkeypatch):
     assert to_container(compose([]))["runtime"]["dp"] == "auto"
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
     assert visible_devices() == 4
-    code, overrides, nproc = preflight(["runtime.tp=2", "task=textvqa"])
-    assert code is None and overrides[-1] == "runtime.dp=2" and nproc == 4
+    code, overrides, layout = preflight(["runtime.tp=2", "task=textvqa"])
+    assert code is None and overrides[-1] == "runtime.dp=2" and layout.nproc == 4
     monkeypatch.setenv("WORLD_SIZE", "6")
     assert parallel_sizes({"tp": 2, "dp": "auto"}) == (2, 3)
     assert parallel_sizes({"tp": 1, "dp": 2}) == (1, 2)

@@ -267,38 +267,6 @@ def vl2_language_fields(tokenizer) -> dict:
                 pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
 
 
-def _vl2_original_keys(state: dict) -> dict:
-    """transformers-side names -> the original deepseek-vl2 checkpoint's."""
-    out, experts = {}, {}
-    for key, tensor in state.items():
-        new = (key.replace("vision.embeddings.patch_embedding.", "vision.patch_embed.proj.")
-               .replace("vision.encoder.layers.", "vision.blocks.")
-               .replace("vision.post_layernorm.", "vision.norm.")
-               .replace(".self_attn.out_proj.", ".attn.proj.")
-               .replace(".layer_norm1.", ".norm1.").replace(".layer_norm2.", ".norm2."))
-        if new == "vision.embeddings.position_embedding.weight":
-            out["vision.pos_embed"] = tensor.unsqueeze(0)
-        elif new.startswith("vision.blocks.") and ".self_attn.q_proj." in new:
-            kind = new.rsplit(".", 1)[1]
-            out[new.replace(f"self_attn.q_proj.{kind}", f"attn.qkv.{kind}")] = torch.cat(
-                [tensor, state[key.replace("q_proj", "k_proj")], state[key.replace("q_proj", "v_proj")]])
-        elif new.startswith("vision.blocks.") and (".self_attn.k_proj." in new or ".self_attn.v_proj." in new):
-            continue
-        elif new.endswith("mlp.experts.gate_up_proj"):
-            prefix = new[:-len(".gate_up_proj")]
-            for index, stacked in enumerate(tensor):
-                gate, up = stacked.chunk(2, dim=0)
-                out[f"{prefix}.{index}.gate_proj.weight"] = gate.clone()
-                out[f"{prefix}.{index}.up_proj.weight"] = up.clone()
-        elif new.endswith("mlp.experts.down_proj"):
-            prefix = new[:-len(".down_proj")]
-            for index, stacked in enumerate(tensor):
-                out[f"{prefix}.{index}.down_proj.weight"] = stacked.clone()
-        else:
-            out[new] = tensor
-    return out
-
-
 def vl2_tokenizer():
     bos, eos = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
     return _train_tokenizer([bos, eos, "<｜▁pad▁｜>", "<image>", "<|User|>", "<|Assistant|>"],
@@ -312,11 +280,13 @@ def build_deepseek_vl2(folder: Path) -> None:
 
     from safetensors.torch import save_file
 
+    from inference.models.deepseek_vl2 import original_state_dict
+
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = vl2_tokenizer()
     tokenizer.save_pretrained(folder)
     model = tiny_deepseek_vl2(tokenizer)
-    original = _vl2_original_keys(model.state_dict())
+    original = original_state_dict(model.state_dict())
     save_file({k: v.contiguous() for k, v in original.items()}, str(folder / "model.safetensors"))
     language = dict(vl2_language_fields(tokenizer), architectures=["DeepseekV2ForCausalLM"],
                     model_type="deepseek_v2", use_mla=True, rope_theta=10000.0,

@@ -153,5 +153,62 @@ def build_coco_caption(folder: Path, count: int = 6) -> None:
         image.save(folder / f"COCO_val2014_{i:012d}.jpg", quality=90)
 
 
+EASY_VQA_SPLITS = ("test", "train")
+# VQA v2's official file names: v2_<task type>_<data type>_<split>_questions.json, ...
+EASY_VQA_DATA_TYPE = "easyvqa"
+
+
+def easy_vqa_files(folder: Path, split: str) -> dict[str, Path]:
+    """Where build_easy_vqa puts a split's files (the paths conf/task/easy_vqa.yaml names)."""
+    return {"question_file": folder / f"v2_OpenEnded_{EASY_VQA_DATA_TYPE}_{split}_questions.json",
+            "annotation_file": folder / f"v2_{EASY_VQA_DATA_TYPE}_{split}_annotations.json",
+            "image_dir": folder / split}
+
+
+def build_easy_vqa(folder: Path) -> None:
+    """easy-VQA (the `easy-vqa` package, MIT: 64x64 PNG images of one coloured shape each,
+    13 answers) in the official VQA v2 layout, whole splits: test (9,673 questions, 1,000
+    images) and train (38,575 questions, 4,000 images).
+
+    easy-VQA gives one answer per question; VQA v2 has ten human answers per question, so the
+    one answer fills all ten (as if ten annotators agreed). vqaEval.py then scores the right
+    answer 1.0 (ten matches, every leave-one-out subset has at least three) and any other 0.
+    The PNG files are copied byte for byte (named COCO_<split>_<image id>.png), so the model
+    sees easy-VQA's own pixels; question ids are the question's index in easy-VQA's list."""
+    import shutil
+
+    try:
+        import easy_vqa
+    except ImportError:
+        from modeltest.samples import DataError
+        raise DataError("the easy_vqa demo data needs the easy-vqa package: "
+                        "pip install -e '.[vision]' (or pip install easy-vqa)") from None
+    readers = {"test": (easy_vqa.get_test_questions, easy_vqa.get_test_image_paths),
+               "train": (easy_vqa.get_train_questions, easy_vqa.get_train_image_paths)}
+    for split in EASY_VQA_SPLITS:
+        read_questions, read_images = readers[split]
+        files = easy_vqa_files(folder, split)
+        files["image_dir"].mkdir(parents=True, exist_ok=True)
+        for image_id, source in sorted(read_images().items()):
+            shutil.copyfile(source, files["image_dir"] / f"COCO_{split}_{image_id:012d}.png")
+        questions, annotations = [], []
+        for qid, (question, answer, image_id) in enumerate(zip(*read_questions())):
+            questions.append({"image_id": image_id, "question": question, "question_id": qid})
+            annotations.append({
+                "question_id": qid, "image_id": image_id,
+                "answer_type": "yes/no" if answer in ("yes", "no") else "other",
+                "question_type": " ".join(question.split()[:3]),
+                "multiple_choice_answer": answer,
+                "answers": [{"answer": answer, "answer_confidence": "yes", "answer_id": k + 1}
+                            for k in range(10)]})
+        common = {"info": {"description": "easy-VQA (pip package easy-vqa, MIT licence) in "
+                                          "the VQA v2 format, built by modeltest"},
+                  "license": {"name": "MIT"}, "data_type": EASY_VQA_DATA_TYPE,
+                  "data_subtype": split}
+        _write_json(files["question_file"],
+                    {**common, "task_type": "Open-Ended", "questions": questions})
+        _write_json(files["annotation_file"], {**common, "annotations": annotations})
+
+
 BUILDERS = {"textvqa": build_textvqa, "vqav2": build_vqav2, "videobench": build_videobench,
-            "coco_caption": build_coco_caption}
+            "coco_caption": build_coco_caption, "easy_vqa": build_easy_vqa}

@@ -26,15 +26,17 @@ USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtim
   modeltest model=demo_qwen2_vl task=textvqa
   modeltest runner=score task=textvqa runner.predictions=<samples.jsonl> output_dir=<dir>
   modeltest runner=gate gate.baseline=<yaml> runner.summary=<summary.json>
+  modeltest runner=train model=<name> task=<name with a train split> [runner.max_steps=N]
   modeltest --cfg [overrides]     print the composed config and exit
 """
 
 
 def _runner(name: str):
-    from runners import accuracy, clip_compare, gate, performance, score
+    from runners import accuracy, clip_compare, gate, performance, score, train
 
     runners = {"accuracy": accuracy.run, "score": score.run, "gate": gate.run,
-               "performance": performance.run, "clip_compare": clip_compare.run}
+               "performance": performance.run, "clip_compare": clip_compare.run,
+               "train": train.run}
     if name not in runners:
         raise ConfigError(f"runner.name={name}: unknown (known: {', '.join(runners)})")
     return runners[name]

@@ -11,6 +11,7 @@ from modeltest.reports.samples_log import part_paths
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 _progress: dict = {}
+_note: list[str] = []        # a runner's own line for an interruption (runner=train)
 _first_signal_at: float | None = None
 _exit_code = 130
 
@@ -38,6 +39,7 @@ def install_handlers() -> dict:
     global _first_signal_at
     _first_signal_at = None
     _progress.clear()
+    _note.clear()
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -64,6 +66,11 @@ def set_progress(kept: int, total: int, path) -> None:
     _progress.update(kept=kept, total=total, path=str(path))
 
 
+def set_note(line: str) -> None:
+    """What to print when interrupted, for runners that keep no samples.jsonl."""
+    _note[:] = [line]
+
+
 def _complete_lines(path: str) -> int | None:
     try:
         with open(path, "rb") as handle:
@@ -73,6 +80,8 @@ def _complete_lines(path: str) -> int | None:
 
 
 def interrupted_message() -> str:
+    if _note:
+        return _note[0]
     if "total" in _progress:
         # what is on disk counts (the signal may land between a write and the bookkeeping)
         kept = _complete_lines(_progress["path"])

@@ -131,7 +131,7 @@ def _install_hint(package: str) -> str:
 def check_optional_packages(cfg: dict) -> None:
     runner = cfg["runner"].get("name")
     adapter = cfg["model"].get("adapter")
-    if runner in ("accuracy", "performance") and adapter in NEEDS_TORCHVISION \
+    if runner in ("accuracy", "performance", "train") and adapter in NEEDS_TORCHVISION \
             and importlib.util.find_spec("torchvision") is None:
         raise ConfigError(f"model.adapter={adapter} needs torchvision, which is not installed: "
                           + _install_hint("torchvision"))

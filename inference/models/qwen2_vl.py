@@ -159,6 +159,11 @@ class Qwen2VLAdapter(ImageTextAdapter):
             tokens += count // FRAME_FACTOR * (h * w // self.factor ** 2)
         return tokens
 
+    def _training_position_ids(self, inputs):
+        # the model computes its 3D (M-RoPE) positions from the attention mask, in training
+        # as in generate()
+        return None
+
     def prepare(self, request: Request) -> PreparedRequest:
         images = [self.resize_image(load_image(p)) for p in request.images]
         video = self.video_tensor(request.video) if request.video else None

@@ -1,5 +1,6 @@
 """VQA v2 from the official files: questions JSON, annotations JSON and COCO images named
-COCO_<split>_<image_id:012d>.jpg."""
+COCO_<split>_<image_id:012d>.jpg (or .png, for sets such as easy-VQA whose images are PNG and
+must not be re-encoded lossily)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,9 +41,16 @@ def load(cfg, template: str, warnings: list[str]) -> list[Sample]:
         if qid not in by_id:
             raise DataError(f"{where}: question_id {qid} has no annotation in {annotation_file}")
         references, answer_type = by_id[qid]
-        image = Path(image_dir) / f"COCO_{split}_{int(question['image_id']):012d}.jpg"
+        image = _image_path(Path(image_dir), split, int(question["image_id"]))
         samples.append(Sample(
             question_id=qid, subject=answer_type,
             prompt=template.format(question=question["question"]),
             images=[str(image.resolve())], references=references, source=where))
     return samples
+
+
+def _image_path(image_dir: Path, split: str, image_id: int) -> Path:
+    """COCO_<split>_<id>.jpg as the official files name them; .png where only that exists."""
+    jpg = image_dir / f"COCO_{split}_{image_id:012d}.jpg"
+    png = jpg.with_suffix(".png")
+    return png if not jpg.is_file() and png.is_file() else jpg

@@ -20,6 +20,7 @@ from modeltest.reports.terminal import print_summary
 from modeltest.samples import Sample
 from modeltest.scorers import Scorer, get_scorer
 from modeltest.scorers.aggregate import aggregate
+from modeltest.scorers.baseline import majority_baseline
 from modeltest.scorers.prediction_cleaning import DEFAULT_STOP_STRINGS, clean_prediction
 from modeltest.tasks import load_samples
 from runners.config import ConfigError, to_container
@@ -233,6 +234,12 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None) -> 
         notes.append(f"task {run.task} has no metric of its own: set runner.judge.model "
                      "(and runner.judge.weights) for the mean CLIPScore of the captions")
     overall = metrics["overall"]
+    baseline = majority_baseline(run.scorer, run.samples) if metric == run.scorer.metric \
+        else None
+    if baseline:
+        notes.append(f"majority-answer baseline: always answering {baseline['answer']!r} "
+                     f"scores {baseline['score']:.2f} {metric} (this run: "
+                     f"{overall.get(metric, 0.0):.2f})")
     notes.extend(_scoring_notes(run, records, overall))
     if overall.get("subsets_not_run"):
         notes.append("Video-Bench groups and final score average only the subsets run; not run: "
@@ -251,6 +258,7 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None) -> 
         "num_errors": len(errors),
         "errors": errors,
         "demo_data": run.demo_data,
+        "majority_baseline": baseline,
         "notes": notes,
         "samples_per_second": None,
         "tokens_per_second": None,

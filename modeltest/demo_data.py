@@ -210,5 +210,29 @@ def build_easy_vqa(folder: Path) -> None:
         _write_json(files["annotation_file"], {**common, "annotations": annotations})
 
 
+# scikit-image's sample photographs (files shipped in its wheel, BSD licence): real photos
+PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png",
+          "hubble_deep_field.jpg", "motorcycle_left.png", "rocket.jpg", "moon.png", "retina.jpg",
+          "brick.png", "grass.png")
+
+
+def build_photos(folder: Path) -> None:
+    """Real photographs to caption: scikit-image's sample images, copied byte for byte from
+    the installed package (nothing is downloaded)."""
+    import shutil
+
+    try:
+        import skimage
+    except ImportError:
+        from modeltest.samples import DataError
+        raise DataError("the photos demo data needs scikit-image: pip install -e '.[vision]' "
+                        "(or pip install scikit-image)") from None
+    source = Path(skimage.__file__).resolve().parent / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in PHOTOS:
+        shutil.copyfile(source / name, folder / name)
+
+
 BUILDERS = {"textvqa": build_textvqa, "vqav2": build_vqav2, "videobench": build_videobench,
-            "coco_caption": build_coco_caption, "easy_vqa": build_easy_vqa}
+            "coco_caption": build_coco_caption, "easy_vqa": build_easy_vqa,
+            "photos": build_photos}

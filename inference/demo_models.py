@@ -346,11 +346,9 @@ DEMO_ASSETS = Path(__file__).resolve().parent / "demo_assets"
 
 
 def build_qwen2_vl_init(folder: Path) -> None:
-    """A tiny Qwen2-VL (head size 32, 4 layers, 128 wide) to be trained: demo_qwen2_vl_init."""
-    _build_qwen2_vl(folder, [4, 6, 6], dict(hidden_size=128, intermediate_size=256,
-                                            num_hidden_layers=4, num_attention_heads=4,
-                                            num_key_value_heads=2),
-                    dict(embed_dim=64, hidden_size=128, num_heads=4),
+    """The tiny Qwen2-VL of demo_qwen2_vl (2 layers, 64 wide), to be trained: the usual small
+    init and a tokenizer that knows easy-VQA's words: demo_qwen2_vl_init."""
+    _build_qwen2_vl(folder, [2, 3, 3], {}, dict(embed_dim=32, hidden_size=64, num_heads=4),
                     words=tuple(_WORDS) + EASY_VQA_WORDS, initializer_range=0.02)
 
 

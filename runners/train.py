@@ -160,6 +160,12 @@ class Trainer:
         samples, warnings = load_samples(task, prompt_template(self.cfg))
         for warning in warnings:
             self.say(f"warning: {warning}")
+        if self.runner["subjects"] is not None:
+            wanted = set(self.runner["subjects"])
+            samples = [s for s in samples if s.subject in wanted]
+            if not samples:
+                raise ConfigError(f"runner.subjects={sorted(wanted)}: no training sample has "
+                                  "one of these subjects")
         try:
             answers = [training_answer(sample) for sample in samples]
         except ValueError as err:

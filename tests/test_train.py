@@ -47,7 +47,7 @@ def _saved_step(out: Path) -> int:
 
 
 def _kill_after(out: Path, step: int, signum: int, timeout: float = 600) -> str:
-    process = _train(out, "runner.max_steps=40")
+    process = _train(out, "runner.max_steps=24")
     deadline = time.monotonic() + timeout
     while _saved_step(out) < step:
         assert process.poll() is None, process.stdout.read()
@@ -61,20 +61,20 @@ def _kill_after(out: Path, step: int, signum: int, timeout: float = 600) -> str:
 
 def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    process = _train(straight, "runner.max_steps=40")
+    process = _train(straight, "runner.max_steps=24")
     output = process.communicate(timeout=900)[0]
     assert process.returncode == 0, output
 
-    output, code = _kill_after(killed, 8, signal.SIGTERM)
+    output, code = _kill_after(killed, 4, signal.SIGTERM)
     assert code == 143, output
     assert "interrupted: training state of step" in output and "rerun the same command" in output
-    output, code = _kill_after(killed, _saved_step(killed) + 8, signal.SIGKILL)
+    output, code = _kill_after(killed, _saved_step(killed) + 4, signal.SIGKILL)
     assert code == -signal.SIGKILL
     resumed_at = _saved_step(killed)
-    process = _train(killed, "runner.max_steps=40")
+    process = _train(killed, "runner.max_steps=24")
     output = process.communicate(timeout=900)[0]
     assert process.returncode == 0, output
-    assert f"resuming from step {resumed_at} of 40" in output
+    assert f"resuming from step {resumed_at} of 24" in output
 
     expected = load_file(straight / "checkpoint" / "model.safetensors")
     got = load_file(killed / "checkpoint" / "model.safetensors")
@@ -85,10 +85,10 @@ def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pa
     assert rows == [line.split(",")[:4] for line in
                     (killed / "results" / "train.csv").read_text().splitlines()]
     summary = json.loads((killed / "results" / "train_summary.json").read_text())
-    assert summary["resumed_from_step"] == resumed_at and summary["steps"] == 40
-    assert summary["samples_seen"] == 40 * 4 and summary["SPS"] > 0
+    assert summary["resumed_from_step"] == resumed_at and summary["steps"] == 24
+    assert summary["samples_seen"] == 24 * 4 and summary["SPS"] > 0
     # another training into the same folder is refused, naming what differs
-    assert main([*SHORT, f"output_dir={killed}", "runner.max_steps=40",
+    assert main([*SHORT, f"output_dir={killed}", "runner.max_steps=24",
                  "runner.learning_rate=0.5"]) == 2
 
 
@@ -128,8 +128,9 @@ def test_language_only_training_leaves_the_vision_tower_as_it_was(tmp_path):
     start = load_file(Path(os.environ["MODELTEST_CACHE"]) / "demo" / "models" / "qwen2_vl_init"
                       / "model.safetensors")
     trained = load_file(tmp_path / "checkpoint" / "model.safetensors")
-    vision = [k for k in start if ".visual." in k]
-    language = [k for k in start if ".language_model." in k or k.startswith("lm_head")]
+    # the checkpoint's own (published Qwen2-VL) names: visual.*, model.*, lm_head
+    vision = [k for k in start if k.startswith("visual.")]
+    language = [k for k in start if k.startswith(("model.", "lm_head."))]
     assert vision and language
     assert all(torch.equal(start[k], trained[k]) for k in vision)
     assert any(not torch.equal(start[k], trained[k]) for k in language)

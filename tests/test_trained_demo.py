@@ -19,6 +19,9 @@ from modeltest.tasks import load_samples
 from runners.demo import ensure_asset
 
 ROOT = Path(__file__).resolve().parent.parent
+# what demo_deepseek_vl2_trained scores at least on the first 200 test questions (it was
+# trained for VL2_TRAINING_NOTE)
+VL2_MIN_ACCURACY = 55.0
 TEMPLATE = "{question}\nAnswer the question using a single word or phrase."
 
 
@@ -130,3 +133,28 @@ def test_real_photos_are_captioned_and_judged_by_the_demo_clip_judge(tmp_path):
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())
     assert summary["scorer"]["metric"] == "clip_score"
     assert 0.0 <= summary["metrics"]["overall"]["clip_score"] <= 100.0
+
+
+def test_the_trained_deepseek_vl2_answers_and_tensor_parallel_gives_the_same_answers(tmp_path):
+    """demo_deepseek_vl2_trained (original deepseek-ai layout) answers easy-VQA above the
+    majority answer, and at tp=2 (experts and heads split over two ranks) answers exactly as at
+    tp=1."""
+    runs = {}
+    for tp in (1, 2):
+        out = tmp_path / f"tp{tp}"
+        result = subprocess.run(["bash", "scripts/mm_run.sh", "easy_vqa",
+                                 "demo_deepseek_vl2_trained", f"runtime.tp={tp}",
+                                 "task.limit=200", "runtime.batch_size=32", f"output_dir={out}"],
+                                cwd=ROOT, env=dict(_env(), OMP_NUM_THREADS="1"),
+                                capture_output=True, text=True, timeout=1800)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        runs[tp] = [json.loads(line) for line in
+                    (out / "debug" / "samples.jsonl").read_text().splitlines()]
+    summary = json.loads((tmp_path / "tp1" / "results" / "summary.json").read_text())
+    accuracy = summary["metrics"]["overall"]["accuracy"]
+    baseline = summary["majority_baseline"]["score"]
+    print(f"demo_deepseek_vl2_trained, first 200 easy-VQA test questions: {accuracy:.2f}% "
+          f"(majority answer {baseline:.2f}%)")
+    assert accuracy >= VL2_MIN_ACCURACY and accuracy > baseline + 15
+    by_id = {r["question_id"]: r["output_ids"] for r in runs[1]}
+    assert {r["question_id"]: r["output_ids"] for r in runs[2]} == by_id

@@ -245,8 +245,7 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             module = DistributedDataParallel(
-                module, find_unused_parameters=adapter.has_unused_parameters,
-                broadcast_buffers=False)
+                module, find_unused_parameters=adapter.has_unused_parameters)
         kind = self._autocast()
         parameters = sum(p.numel() for p in adapter.model.parameters())
         self.say(f"training {sum(p.numel() for p in trained):,} of {parameters:,} parameters "

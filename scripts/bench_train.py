@@ -49,21 +49,25 @@ def available_bytes() -> int | None:
     return None
 
 
-def training_bytes(model_path: Path, dtype: str) -> int | None:
-    """Weights + gradients + AdamW's two moments in `dtype`, per replica (all trained)."""
-    index = model_path / "model.safetensors.index.json"
-    single = model_path / "model.safetensors"
-    if index.is_file():
-        stored = json.loads(index.read_text())["metadata"]["total_size"]
-    elif single.is_file():
-        stored = single.stat().st_size
-    else:
-        return None
-    with open(next(model_path.glob("*.safetensors")), "rb") as handle:
-        header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
-    element = {"F32": 4, "BF16": 2, "F16": 2}.get(
-        next(v["dtype"] for k, v in header.items() if k != "__metadata__"), 4)
-    return stored // element * BYTES[dtype] * 4
+def published_size_parameters(size: str) -> int:
+    """Parameters of a random_checkpoint.py size, counted on the meta device (nothing built)."""
+    import torch
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from random_checkpoint import SIZES, VOCAB_SIZE
+
+    shape = dict(SIZES[size])
+    vision_hidden = shape.pop("vision_hidden_size")
+    config = Qwen2VLConfig(
+        text_config=dict(vocab_size=VOCAB_SIZE, **shape),
+        tie_word_embeddings=shape["tie_word_embeddings"],
+        vision_config=dict(depth=32, embed_dim=1280, hidden_size=vision_hidden, num_heads=16,
+                           mlp_ratio=4, patch_size=14, spatial_merge_size=2,
+                           temporal_patch_size=2))
+    with torch.device("meta"):
+        model = Qwen2VLForConditionalGeneration(config)
+    return sum(p.numel() for p in model.parameters())
 
 
 def run_case(model: str, dp: int, steps: int, micro: int, device: str, dtype: str,
@@ -119,7 +123,21 @@ def main(argv: list[str]) -> int:
 
     cases = [(args.model, [f"model.model_path={args.model_path}"] if args.model_path else [],
               args.micro_batch, args.dtype, None)]
-    if args.size:
+    skipped = []
+    if args.size and args.device == "cpu":
+        # weights, gradients and AdamW's two moments, per replica, before building anything
+        need = published_size_parameters(args.size) * BYTES[args.size_dtype] * 4
+        have = available_bytes()
+        for dp in [d for d in args.dp if have and need * d > have]:
+            skipped.append({"model": f"qwen2_vl ({args.size}, random)", "dp": dp,
+                            "reason": f"needs about {need * dp / 2**30:.1f} GiB (weights, "
+                                      f"gradients, AdamW state, {args.size_dtype}) of "
+                                      f"{have / 2**30:.1f} GiB available"})
+            print(f"skipped: qwen2_vl ({args.size}) dp={dp}: {skipped[-1]['reason']}", flush=True)
+        args.size_dp = [d for d in args.dp if d not in {row["dp"] for row in skipped}]
+    else:
+        args.size_dp = args.dp
+    if args.size and args.size_dp:
         folder = args.size_dir or Path(tempfile.gettempdir()) / f"modeltest_random_{args.size}"
         if not (folder / "config.json").is_file():
             subprocess.run([sys.executable, "scripts/random_checkpoint.py", "--size", args.size,
@@ -127,21 +145,10 @@ def main(argv: list[str]) -> int:
                            cwd=ROOT, check=True)
         cases.append(("qwen2_vl", [f"model.model_path={folder}"], args.size_micro_batch,
                       args.size_dtype, (folder, args.size)))
-    results, skipped = [], []
+    results = []
     with tempfile.TemporaryDirectory(prefix="bench_train_") as scratch:
         for model, extra, micro, dtype, sized in cases:
-            for dp in args.dp:
-                if sized and args.device == "cpu":
-                    need, have = training_bytes(sized[0], dtype), available_bytes()
-                    if need and have and need * dp > have:
-                        skipped.append({"model": f"{model} ({sized[1]}, random)", "dp": dp,
-                                        "reason": f"needs about {need * dp / 2**30:.1f} GiB "
-                                                  f"(weights, gradients, AdamW state, "
-                                                  f"{dtype}) of {have / 2**30:.1f} GiB "
-                                                  "available"})
-                        print(f"skipped: {skipped[-1]['model']} dp={dp}: "
-                              f"{skipped[-1]['reason']}", flush=True)
-                        continue
+            for dp in (args.size_dp if sized else args.dp):
                 folder = Path(scratch) / f"{model}_{dp}"
                 row = run_case(model, dp, args.steps, micro, args.device, dtype,
                                [*extra, *args.extra], folder)
@@ -152,7 +159,8 @@ def main(argv: list[str]) -> int:
               "results": results, "skipped": skipped}
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{report['cpu']}, {report['cores']} cores, device {args.device}")
-    print(f"| model | dp | global batch | SPS | SPS per device | tokens/s | peak memory per rank (MB) |")
+    print("| model | dp | global batch | SPS | SPS per device | tokens/s (whole run) | "
+          "peak memory per rank (MB) |")
     print("|---|---|---|---|---|---|---|")
     for row in results:
         memory = ", ".join(f"{m:.0f}" for m in row["peak_memory_mb_per_rank"])

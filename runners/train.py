@@ -61,6 +61,10 @@ PROGRESS_SECONDS = 5.0
 def run(hydra_cfg) -> int:
     cfg = to_container(hydra_cfg)
     check_settings(cfg)
+    # demo assets are built before the process group exists: transformers' save_pretrained
+    # writes nothing on a rank other than 0 once torch.distributed is initialised
+    ensure_demo_assets([cfg["model"].get("model_path"),
+                        *(training_task(cfg).get(key) for key in TASK_PATH_KEYS)])
     try:
         device = pick_device(cfg["runtime"]["device"])
         parallel = init_parallel(int(cfg["runtime"]["tp"]), int(cfg["runtime"]["dp"]), device)

@@ -159,3 +159,6 @@ def validate(cfg: dict) -> None:
     check_prompt_templates(cfg)
     check_optional_packages(cfg)
     check_tensor_parallel(cfg)
+    if cfg["runner"].get("name") == "train":   # its own settings, before any worker starts
+        from runners.train import check_settings
+        check_settings(cfg)

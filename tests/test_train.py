@@ -96,7 +96,7 @@ def test_data_parallel_training_averages_the_global_batch(tmp_path):
     """dp=2 with micro-batches of 4 takes the optimizer steps dp=1 takes with micro-batches
     of 8 (same global batch, same samples): the weights agree to rounding."""
     env = _env()
-    common = ["runner.max_steps=3", "runner.save_every=3", "runner.log_every=1"]
+    common = ["runner.max_steps=2", "runner.save_every=2", "runner.log_every=1"]
     one = subprocess.run([sys.executable, "-m", "runners.cli", *SHORT, *common,
                           "runner.micro_batch_size=8", f"output_dir={tmp_path / 'dp1'}"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)

@@ -19,8 +19,8 @@ from modeltest.tasks import load_samples
 from runners.demo import ensure_asset
 
 ROOT = Path(__file__).resolve().parent.parent
-# what demo_deepseek_vl2_trained scores at least on the first 200 test questions (it was
-# trained for VL2_TRAINING_NOTE)
+# what demo_deepseek_vl2_trained scores at least on the first 160 test questions (65.8 on the
+# first 1,000; the majority answer 37.0)
 VL2_MIN_ACCURACY = 55.0
 # demo_qwen2_vl_trained scores 68.46 on the whole test split, the majority answer 37.33
 QWEN_MARGIN = 25.0
@@ -112,20 +112,20 @@ def _recorded_command(name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", ["qwen2_vl_trained", "deepseek_vl2_trained"])
 def test_retraining_the_first_steps_gives_the_recorded_losses(tmp_path, name):
-    """The committed weights came from the recorded command: its first 20 steps (inside the
-    warm-up, so the learning rate does not depend on the run's length) give the losses the
-    recorded run logged."""
+    """The committed weights came from the recorded command: its first 10 steps (inside the
+    warm-up, so the learning rate does not depend on the run's length) give the loss the
+    recorded run logged for them."""
     task, model, *overrides = _recorded_command(name)
     overrides = [o for o in overrides if not o.startswith("runner.max_steps=")]
     out = tmp_path / "retrain"
     result = subprocess.run(["bash", "scripts/mm_run.sh", task, model, *overrides,
-                             "runner.max_steps=20", f"output_dir={out}"], cwd=ROOT,
+                             "runner.max_steps=10", f"output_dir={out}"], cwd=ROOT,
                             env=dict(_env(), OMP_NUM_THREADS="1"), capture_output=True,
                             text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    recorded = _rows(DEMO_ASSETS / name / "train.csv")[:2]
+    recorded = _rows(DEMO_ASSETS / name / "train.csv")[:1]
     again = _rows(out / "results" / "train.csv")
-    assert [r["step"] for r in again] == [r["step"] for r in recorded] == ["10", "20"]
+    assert [r["step"] for r in again] == [r["step"] for r in recorded] == ["10"]
     for new, old in zip(again, recorded):
         assert float(new["loss"]) == pytest.approx(float(old["loss"]), rel=1e-3)
         assert float(new["learning_rate"]) == pytest.approx(float(old["learning_rate"]))
@@ -156,11 +156,12 @@ def test_the_trained_deepseek_vl2_answers_and_tensor_parallel_gives_the_same_ans
     majority answer, and at tp=2 (experts and heads split over two ranks) answers exactly as at
     tp=1."""
     runs = {}
-    for tp in (1, 2):
+    for tp, limit in ((1, 160), (2, 48)):
         out = tmp_path / f"tp{tp}"
         result = subprocess.run(["bash", "scripts/mm_run.sh", "easy_vqa",
                                  "demo_deepseek_vl2_trained", f"runtime.tp={tp}",
-                                 "task.limit=200", "runtime.batch_size=32", f"output_dir={out}"],
+                                 f"task.limit={limit}", "runtime.batch_size=16",
+                                 f"output_dir={out}"],
                                 cwd=ROOT, env=dict(_env(), OMP_NUM_THREADS="1"),
                                 capture_output=True, text=True, timeout=1800)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -169,8 +170,9 @@ def test_the_trained_deepseek_vl2_answers_and_tensor_parallel_gives_the_same_ans
     summary = json.loads((tmp_path / "tp1" / "results" / "summary.json").read_text())
     accuracy = summary["metrics"]["overall"]["accuracy"]
     baseline = summary["majority_baseline"]["score"]
-    print(f"demo_deepseek_vl2_trained, first 200 easy-VQA test questions: {accuracy:.2f}% "
+    print(f"demo_deepseek_vl2_trained, first 160 easy-VQA test questions: {accuracy:.2f}% "
           f"(majority answer {baseline:.2f}%)")
     assert accuracy >= VL2_MIN_ACCURACY and accuracy > baseline + 15
     by_id = {r["question_id"]: r["output_ids"] for r in runs[1]}
-    assert {r["question_id"]: r["output_ids"] for r in runs[2]} == by_id
+    assert len(runs[2]) == 48
+    assert all(r["output_ids"] == by_id[r["question_id"]] for r in runs[2])

@@ -354,7 +354,7 @@ def original_state_dict(state: dict) -> dict:
     """This module's tensor names -> the original deepseek-vl2 checkpoint's (the inverse of
     convert_state_dict: transformers' SigLIP back to timm's, fused qkv; experts stacked by
     transformers' own MoE split per expert)."""
-    out, experts = {}, {}
+    out = {}
     for key, tensor in state.items():
         new = (key.replace("vision.embeddings.patch_embedding.", "vision.patch_embed.proj.")
                .replace("vision.encoder.layers.", "vision.blocks.")

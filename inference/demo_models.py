@@ -2,15 +2,14 @@
 
 Each is transformers' own class with random weights (fixed seed), a byte-level BPE tokenizer
 trained here on a fixed corpus, and the family's processor set for small images. Nothing is
-downloaded. Bump DEMO_MODELS_VERSION when a builder changes so cached copies are rebuilt.
+downloaded. A builder fills the folder it is given; runners/demo.py registers each by the
+demo folder's name and rebuilds cached copies when this module's source changes.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-
-DEMO_MODELS_VERSION = "3"
 
 _WORDS = ("what is the color of this sign written on a an yes no one two three four five six "
           "red blue green yellow black white car dog cat man woman bus street stop text number "
@@ -101,7 +100,8 @@ def _build_qwen2_vl(folder: Path, mrope_section: list[int], text_sizes: dict,
                       rope_theta=10000.0)
     text.update(text_sizes)
     vision = dict(depth=2, mlp_ratio=2, patch_size=14, spatial_merge_size=2,
-                  temporal_patch_size=2, **vision_sizes)
+                  temporal_patch_size=2)
+    vision.update(vision_sizes)
     if initializer_range is not None:     # a model to be trained: the usual small init
         text["initializer_range"] = vision["initializer_range"] = initializer_range
     config = Qwen2VLConfig(
@@ -112,8 +112,9 @@ def _build_qwen2_vl(folder: Path, mrope_section: list[int], text_sizes: dict,
     model = Qwen2VLForConditionalGeneration(config).eval()
     size = size or {"shortest_edge": 56 * 56, "longest_edge": 112 * 112}
     processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=size),
-        video_processor=Qwen2VLVideoProcessor(size=size), tokenizer=tokenizer,
+        image_processor=Qwen2VLImageProcessor(size=size, patch_size=vision["patch_size"]),
+        video_processor=Qwen2VLVideoProcessor(size=size, patch_size=vision["patch_size"]),
+        tokenizer=tokenizer,
         chat_template=_chatml("<|vision_start|><|image_pad|><|vision_end|>",
                               "<|vision_start|><|video_pad|><|vision_end|>"))
     _save(model, processor, folder, prefer_words=initializer_range is None)
@@ -321,10 +322,6 @@ def build_deepseek_vl2(folder: Path, words: tuple[str, ...] = _WORDS, std: float
         "torch_dtype": "bfloat16"}, indent=1))
 
 
-BUILDERS = {"deepseek_vl2": build_deepseek_vl2, "vlmo": build_vlmo, "qwen2_vl": build_qwen2_vl, "internvl": build_internvl,
-            "deepseek_vl": build_deepseek_vl, "clip_judge": build_clip_judge}
-
-
 def build_qwen2_vl_served(folder: Path) -> None:
     """demo_qwen2_vl_served: the demo Qwen2-VL with head size 32 (vLLM's CPU attention needs
     at least 32), to be served by scripts/serve_vllm.sh and run in-process beside it."""
@@ -334,46 +331,18 @@ def build_qwen2_vl_served(folder: Path) -> None:
                     dict(embed_dim=64, hidden_size=128, num_heads=2))
 
 
-BUILDERS["qwen2_vl_served"] = build_qwen2_vl_served
-
-
-# -- the trained demos ---------------------------------------------------------------------
-# `<family>_init` is the untrained start (random weights, the usual small init, a tokenizer
-# that knows easy-VQA's words); runner=train trains it on easy-VQA's training split and the
-# result is committed under inference/demo_assets/<family>_trained/ with the exact command that
-# made it (TRAINING.md) and its per-step losses (train.csv, checked by tests/test_trained_demo.py).
-DEMO_ASSETS = Path(__file__).resolve().parent / "demo_assets"
-
-
+# -- the starts of the trained demos (inference/trained_demos.py) ------------------------------
 def build_qwen2_vl_init(folder: Path) -> None:
-    """The tiny Qwen2-VL of demo_qwen2_vl (2 layers, 64 wide), to be trained: the usual small
-    init and a tokenizer that knows easy-VQA's words: demo_qwen2_vl_init."""
-    _build_qwen2_vl(folder, [2, 3, 3], {}, dict(embed_dim=32, hidden_size=64, num_heads=4),
-                    words=tuple(_WORDS) + EASY_VQA_WORDS, initializer_range=0.02)
-
-
-def _copy_trained(name: str):
-    def build(folder: Path) -> None:
-        """The committed trained checkpoint, copied into the demo cache."""
-        import shutil
-
-        source = DEMO_ASSETS / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for item in sorted(source.iterdir()):
-            if item.is_file() and item.name not in ("TRAINING.md", "train.csv",
-                                                    "train_summary.json"):
-                shutil.copy(item, folder / item.name)
-    build.__name__ = f"build_{name}"
-    return build
+    """demo_qwen2_vl_init, a tiny Qwen2-VL to be trained: 8-pixel patches (2 x 2 of them per
+    image token: easy-VQA's 64 x 64 images are 16 tokens at their own size), the usual small
+    init and a tokenizer that knows easy-VQA's words."""
+    _build_qwen2_vl(folder, [2, 3, 3], {},
+                    dict(embed_dim=64, hidden_size=64, num_heads=4, patch_size=8),
+                    words=tuple(_WORDS) + EASY_VQA_WORDS, initializer_range=0.02,
+                    size={"shortest_edge": 32 * 32, "longest_edge": 64 * 64})
 
 
 def build_deepseek_vl2_init(folder: Path) -> None:
     """The tiny DeepSeek-VL2 of demo_deepseek_vl2 (original layout) to be trained: small init
     (std 0.02) and a tokenizer that knows easy-VQA's words: demo_deepseek_vl2_init."""
     build_deepseek_vl2(folder, tuple(_WORDS) + EASY_VQA_WORDS, 0.02, prefer_words=False)
-
-
-BUILDERS.update({"deepseek_vl2_init": build_deepseek_vl2_init,
-                 "deepseek_vl2_trained": _copy_trained("deepseek_vl2_trained"),
-                 "qwen2_vl_init": build_qwen2_vl_init,
-                 "qwen2_vl_trained": _copy_trained("qwen2_vl_trained")})

@@ -1,4 +1,5 @@
-"""Device choice (npu > cuda > cpu) and dtypes."""
+"""Device choice (npu > cuda > cpu), dtypes, and the one helper that maps a device string to
+its torch module (torch.cuda / torch.npu), so no other module needs a cuda/npu if-chain."""
 from __future__ import annotations
 
 import torch
@@ -39,3 +40,16 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
     if device.startswith("cuda") and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
         raise ValueError("model.dtype=bf16 is not supported by this GPU; use fp16 or fp32")
     return dtype
+
+
+def accelerator(device: str | None):
+    """torch.cuda or torch.npu for a device string ("cuda", "npu:1"); None for the CPU."""
+    kind = str(device or "cpu").split(":")[0]
+    return getattr(torch, kind) if kind in ("cuda", "npu") else None
+
+
+def synchronize(device: str | None) -> None:
+    """Wait for the device's queued kernels (CUDA/NPU run asynchronously); no-op on CPU."""
+    module = accelerator(device)
+    if module is not None:
+        module.synchronize()

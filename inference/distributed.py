@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-import torch
 import torch.distributed as dist
 
+from inference.device import accelerator
+
 BACKENDS = {"npu": "hccl", "cuda": "nccl", "cpu": "gloo"}
+STORE_TIMEOUT_SECONDS = 1800      # torch's default for process groups
 
 
 @dataclass
@@ -25,6 +28,9 @@ class Parallel:
     dp_rank: int = 0
     tp_rank: int = 0
     tp_mesh: Any = None          # DeviceMesh of this rank's tp group, None when tp == 1
+    # the key-value store of the process group (a TCPStore served by rank 0), created here
+    # and passed to init_process_group, so callers use it without torch's private API
+    store: Any = None
 
     @property
     def is_main(self) -> bool:
@@ -44,19 +50,24 @@ def init_parallel(tp: int, dp: int, device: str) -> Parallel:
     if world == 1:
         return Parallel()
     device_type = device.split(":")[0]
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device_type == "cuda":
-        torch.cuda.set_device(local_rank)
-    elif device_type == "npu":
-        torch.npu.set_device(local_rank)
-    if not dist.is_initialized():
-        dist.init_process_group(BACKENDS[device_type])
+    module = accelerator(device_type)
+    if module is not None:
+        module.set_device(int(os.environ.get("LOCAL_RANK") or 0))
+    rank = int(os.environ["RANK"])
+    # the rendezvous store, made here (MASTER_ADDR/MASTER_PORT as torchrun sets them): rank 0
+    # serves it, the others connect; the process group and runners' shared counters use it
+    # under torchrun the agent already serves the store at MASTER_PORT: every rank connects
+    serves = rank == 0 and os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True"
+    store = dist.TCPStore(os.environ.get("MASTER_ADDR") or "127.0.0.1",
+                          int(os.environ["MASTER_PORT"]), world, is_master=serves,
+                          timeout=timedelta(seconds=STORE_TIMEOUT_SECONDS))
+    dist.init_process_group(BACKENDS[device_type], store=store, rank=rank, world_size=world)
     from torch.distributed.device_mesh import init_device_mesh
 
     mesh = init_device_mesh(device_type, (dp, tp), mesh_dim_names=("dp", "tp"))
     return Parallel(rank=dist.get_rank(), world_size=world, dp=dp, tp=tp,
                     dp_rank=mesh.get_local_rank("dp"), tp_rank=mesh.get_local_rank("tp"),
-                    tp_mesh=mesh["tp"] if tp > 1 else None)
+                    tp_mesh=mesh["tp"] if tp > 1 else None, store=store)
 
 
 def all_gather(parallel: Parallel, value: Any) -> list[Any]:

@@ -54,10 +54,15 @@ class StagedBatch:
     build_error: Exception | None = None
 
 
+class InputTooLong(ValueError):
+    """A sample's input does not fit the model's context (that sample's error)."""
+
+
 class Engine:
     def __init__(self, adapter: ModelAdapter, batch_size: int = 1, workers: int = 2,
                  bucket_by_length: bool = True):
         self.adapter = adapter
+        self.context = adapter.context_length()
         self.batch_size = max(1, int(batch_size))
         self.workers = max(1, int(workers))
         self.bucket_by_length = bucket_by_length
@@ -70,6 +75,7 @@ class Engine:
     def warm_up(self, request: Request) -> None:
         """One short generation so that timings exclude first-call costs."""
         try:
+            self.check_length(request)
             self.adapter.generate([self.adapter.prepare(request)], max_new_tokens=2)
         except Exception as err:  # the real run reports per-sample errors
             log.info("warm-up skipped: %s", err)
@@ -89,15 +95,39 @@ class Engine:
         """Submit the batch's media decoding, one task per request, then the building of its
         inputs, which waits for them (the pool is first in, first out: the decoding tasks
         are running or done when it starts)."""
-        decoded = [pool.submit(self.adapter.prepare, r) for r in batch]
+        decoded = [pool.submit(self._prepare, r) for r in batch]
         return pool.submit(self._build, batch, decoded)
+
+    def _prepare(self, request: Request) -> PreparedRequest:
+        """The request's media decoded, once its input is known to fit the model's context:
+        a sample too long for the model is its error before anything is decoded or built
+        (the estimate reads only file headers)."""
+        self.check_length(request)
+        return self.adapter.prepare(request)
+
+    def check_length(self, request: Request) -> None:
+        """InputTooLong when the adapter's estimate of the input (text, image and video
+        tokens) plus the tokens to generate exceed the model's context."""
+        context = self.context
+        if context is None:
+            return
+        try:
+            estimate = int(self.adapter.estimate_input_length(request))
+        except Exception:    # a missing or bad file: its error comes from prepare()
+            return
+        if estimate + request.max_new_tokens > context:
+            raise InputTooLong(
+                f"the input is about {estimate} tokens (text, image and video tokens, "
+                f"estimated before building) and {request.max_new_tokens} more are to be "
+                f"generated: over the model's context of {context} positions "
+                "(max_position_embeddings)")
 
     def _build(self, batch: list[Request], decoded: list[Future]) -> StagedBatch:
         staged = StagedBatch([r.request_id for r in batch])
         for request, future in zip(batch, decoded):
             try:
                 staged.ready.append(future.result())
-            except MediaError as err:
+            except (MediaError, InputTooLong) as err:
                 staged.failed[request.request_id] = Response(request.request_id, None, str(err))
             except Exception as err:   # a family's own refusal (e.g. a model that needs an
                 # image): that sample's error, counted against runtime.max_error_rate
@@ -137,11 +167,15 @@ class Engine:
         rows = len(ready)
         ids = result.output_ids or [None] * rows
         top = result.top_answers or [None] * rows
+        inputs = result.input_fingerprints or [None] * rows
+        logprobs = result.top_logprobs or [None] * rows
         errors, retry = result.row_errors()
         e2e, first = result.row_times()
         return {p.request.request_id: Response(p.request.request_id, text, error,
                                                result.prompt_len, count, row_e2e, row_first,
-                                               row_ids, row_top, row_retry)
-                for p, text, count, row_ids, row_top, error, row_retry, row_e2e, row_first
-                in zip(ready, result.texts, result.output_tokens, ids, top, errors, retry, e2e,
-                       first)}
+                                               row_ids, row_top, row_input, row_logprobs,
+                                               row_retry)
+                for p, text, count, row_ids, row_top, row_input, row_logprobs, error, row_retry,
+                row_e2e, row_first
+                in zip(ready, result.texts, result.output_tokens, ids, top, inputs, logprobs,
+                       errors, retry, e2e, first)}

@@ -34,13 +34,53 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+# runtime.max_image_pixels (configure_limits): an image larger than this once decoded is
+# that sample's error, found from its header before any pixel is decoded
+LIMITS: dict = {"max_image_pixels": None}
+
+
+def configure_limits(runtime) -> None:
+    """Take the media limits from the runtime config (runtime.max_image_pixels)."""
+    LIMITS["max_image_pixels"] = int(runtime["max_image_pixels"])
+    # PIL's own guard (a warning, then an error at twice its default) gives way to ours
+    Image.MAX_IMAGE_PIXELS = None
+
+
+def check_image_size(image: Image.Image, path: str) -> None:
+    """Image.open reads only the header: refuse an image whose decoded size is over the
+    limit before it is decoded (a 531 KB PNG can decode to 13000x13000)."""
+    limit = LIMITS["max_image_pixels"]
+    width, height = image.size
+    if limit is not None and width * height > limit:
+        raise MediaError(f"image {path} is {width}x{height} = {width * height} pixels once "
+                         f"decoded, over runtime.max_image_pixels={limit}")
+
+
+def open_image_header(path: str) -> tuple[int, int]:
+    """(width, height) from the header only, the size limit checked."""
+    require_regular_file(path, "image")
+    try:
+        with Image.open(path) as image:
+            check_image_size(image, path)
+            return image.size
+    except MediaError:
+        raise
+    except FileNotFoundError:
+        raise MediaError(f"image not found: {path}") from None
+    except Exception as err:  # PIL raises many types for corrupt files
+        raise MediaError(f"cannot decode image {path}: {err}") from None
+
+
 def load_image(path: str) -> Image.Image:
     """Decoded as transformers' own `load_image` does (EXIF orientation applied, then RGB),
     except that 16-bit images keep their contrast."""
     require_regular_file(path, "image")
     try:
         with Image.open(path) as image:
+            check_image_size(image, path)
             return _to_rgb(ImageOps.exif_transpose(image))
+    except MediaError:
+        raise
     except FileNotFoundError:
         raise MediaError(f"image not found: {path}") from None
     except Exception as err:  # PIL raises many types for corrupt files

@@ -24,5 +24,7 @@ class Response:
     first_token_time: float = 0.0       # seconds until its batch's first token
     output_ids: list[int] | None = None  # generated ids, cut at end of sequence
     top_answers: list | None = None     # classifiers: [[answer, logit], ...], best first
+    input_fingerprint: dict | None = None   # what the model was given (inference.fingerprints)
+    top_logprobs: list | None = None    # runtime.logprobs: per step [[token, log-prob], ...]
     retry: bool = False                 # not the sample's fault (a served endpoint failed):
                                         # left for a rerun instead of recorded

@@ -1,15 +1,18 @@
 """Tiny datasets in the real on-disk formats, generated deterministically for the demo and
-the tests: real PNG/JPEG images and real mp4 videos. Bump DEMO_DATA_VERSION when a builder
-changes so cached copies are rebuilt."""
+the tests: real PNG/JPEG images and real mp4 videos. TextVQA and VQA v2 also come as the
+copies users of other harnesses hold: VLMEvalKit's TSV (images as base64 of the same file
+bytes) and lmms-lab's `datasets` parquet layout (images as the Image feature's bytes), so the
+three copies of one set hold the same questions, answers and image bytes. A task names its
+builder (`task.demo_builder`); runners/demo.py rebuilds cached copies when this module's
+source changes."""
 from __future__ import annotations
 
+import base64
 import json
 import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw
-
-DEMO_DATA_VERSION = "1"
 
 COLORS = {"red": (220, 40, 40), "blue": (40, 60, 220), "green": (40, 170, 60),
           "yellow": (230, 210, 40), "black": (20, 20, 20), "white": (245, 245, 245)}
@@ -57,6 +60,51 @@ def build_textvqa(folder: Path, count: int = 12) -> None:
         for line in lines:
             handle.write(json.dumps(line) + "\n")
     _write_json(folder / "textvqa_val_annotations.json", {"annotations": annotations})
+    answers = {a["question_id"]: [x["answer"] for x in a["answers"]] for a in annotations}
+    images = [(folder / line["image"]).read_bytes() for line in lines]
+    _write_tsv(folder / "TextVQA_VAL.tsv", ["index", "image", "question", "answer"],
+               [[line["question_id"], _base64(data), line["question"],
+                 repr(answers[line["question_id"]])] for line, data in zip(lines, images)])
+    write_copies_manifest(folder, {"vlmevalkit_tsv": "TextVQA_VAL.tsv", "hf": "lmms-lab"})
+    _write_parquet(folder / "lmms-lab" / "data" / "validation-00000-of-00001.parquet", {
+        "image_id": [Path(line["image"]).stem for line in lines],
+        "question_id": [line["question_id"] for line in lines],
+        "question": [line["question"] for line in lines],
+        "image": [{"bytes": data, "path": Path(line["image"]).name}
+                  for line, data in zip(lines, images)],
+        "answers": [answers[line["question_id"]] for line in lines],
+        "set_name": ["val"] * len(lines)})
+
+
+COPIES_MANIFEST = "copies.json"
+
+
+def write_copies_manifest(folder: Path, copies: dict[str, str]) -> None:
+    """copies.json: {format: path relative to the folder} of the other copies of this demo set
+    (besides the one the task's yaml points at), for tests that run every copy."""
+    _write_json(folder / COPIES_MANIFEST, copies)
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _write_tsv(path: Path, columns: list[str], rows: list[list]) -> None:
+    """As VLMEvalKit writes its files (pandas, tab-separated, no index column)."""
+    import pandas as pd
+
+    pd.DataFrame(rows, columns=columns).to_csv(path, sep="\t", index=False)
+
+
+def _write_parquet(path: Path, columns: dict) -> None:
+    """As `datasets` writes a split (push_to_hub's parquet shards): images as the Image
+    feature, i.e. {bytes, path} structs."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = datasets.Dataset.from_dict(columns).cast_column("image", datasets.Image())
+    table.to_parquet(str(path))
 
 
 def build_vqav2(folder: Path, count: int = 12, split: str = "val2014") -> None:
@@ -89,6 +137,24 @@ def build_vqav2(folder: Path, count: int = 12, split: str = "val2014") -> None:
                 {**common, "task_type": "Open-Ended", "questions": questions})
     _write_json(folder / f"v2_mscoco_{split}_annotations.json",
                 {**common, "annotations": annotations})
+    images = [(image_dir / f"COCO_{split}_{q['image_id']:012d}.jpg").read_bytes()
+              for q in questions]
+    _write_tsv(folder / "VQAv2_VAL.tsv",
+               ["index", "image", "question", "answer", "answer_type", "question_type"],
+               [[q["question_id"], _base64(data), q["question"],
+                 repr([x["answer"] for x in a["answers"]]), a["answer_type"], a["question_type"]]
+                for q, a, data in zip(questions, annotations, images)])
+    write_copies_manifest(folder, {"vlmevalkit_tsv": "VQAv2_VAL.tsv", "hf": "lmms-lab"})
+    _write_parquet(folder / "lmms-lab" / "data" / "validation-00000-of-00001.parquet", {
+        "question_type": [a["question_type"] for a in annotations],
+        "multiple_choice_answer": [a["multiple_choice_answer"] for a in annotations],
+        "answers": [a["answers"] for a in annotations],
+        "image_id": [q["image_id"] for q in questions],
+        "answer_type": [a["answer_type"] for a in annotations],
+        "question_id": [q["question_id"] for q in questions],
+        "question": [q["question"] for q in questions],
+        "image": [{"bytes": data, "path": f"COCO_{split}_{q['image_id']:012d}.jpg"}
+                  for q, data in zip(questions, images)]})
 
 
 def write_video(path: Path, seed: int, seconds: int = 8, fps: int = 4, size: int = 64) -> None:
@@ -151,88 +217,3 @@ def build_coco_caption(folder: Path, count: int = 6) -> None:
     for i in range(count):
         image, _, _ = _picture(300 + i, size=(96, 96))
         image.save(folder / f"COCO_val2014_{i:012d}.jpg", quality=90)
-
-
-EASY_VQA_SPLITS = ("test", "train")
-# VQA v2's official file names: v2_<task type>_<data type>_<split>_questions.json, ...
-EASY_VQA_DATA_TYPE = "easyvqa"
-
-
-def easy_vqa_files(folder: Path, split: str) -> dict[str, Path]:
-    """Where build_easy_vqa puts a split's files (the paths conf/task/easy_vqa.yaml names)."""
-    return {"question_file": folder / f"v2_OpenEnded_{EASY_VQA_DATA_TYPE}_{split}_questions.json",
-            "annotation_file": folder / f"v2_{EASY_VQA_DATA_TYPE}_{split}_annotations.json",
-            "image_dir": folder / split}
-
-
-def build_easy_vqa(folder: Path) -> None:
-    """easy-VQA (the `easy-vqa` package, MIT: 64x64 PNG images of one coloured shape each,
-    13 answers) in the official VQA v2 layout, whole splits: test (9,673 questions, 1,000
-    images) and train (38,575 questions, 4,000 images).
-
-    easy-VQA gives one answer per question; VQA v2 has ten human answers per question, so the
-    one answer fills all ten (as if ten annotators agreed). vqaEval.py then scores the right
-    answer 1.0 (ten matches, every leave-one-out subset has at least three) and any other 0.
-    The PNG files are copied byte for byte (named COCO_<split>_<image id>.png), so the model
-    sees easy-VQA's own pixels; question ids are the question's index in easy-VQA's list."""
-    import shutil
-
-    try:
-        import easy_vqa
-    except ImportError:
-        from modeltest.samples import DataError
-        raise DataError("the easy_vqa demo data needs the easy-vqa package: "
-                        "pip install -e '.[vision]' (or pip install easy-vqa)") from None
-    readers = {"test": (easy_vqa.get_test_questions, easy_vqa.get_test_image_paths),
-               "train": (easy_vqa.get_train_questions, easy_vqa.get_train_image_paths)}
-    for split in EASY_VQA_SPLITS:
-        read_questions, read_images = readers[split]
-        files = easy_vqa_files(folder, split)
-        files["image_dir"].mkdir(parents=True, exist_ok=True)
-        for image_id, source in sorted(read_images().items()):
-            shutil.copyfile(source, files["image_dir"] / f"COCO_{split}_{image_id:012d}.png")
-        questions, annotations = [], []
-        for qid, (question, answer, image_id) in enumerate(zip(*read_questions())):
-            questions.append({"image_id": image_id, "question": question, "question_id": qid})
-            annotations.append({
-                "question_id": qid, "image_id": image_id,
-                "answer_type": "yes/no" if answer in ("yes", "no") else "other",
-                "question_type": " ".join(question.split()[:3]),
-                "multiple_choice_answer": answer,
-                "answers": [{"answer": answer, "answer_confidence": "yes", "answer_id": k + 1}
-                            for k in range(10)]})
-        common = {"info": {"description": "easy-VQA (pip package easy-vqa, MIT licence) in "
-                                          "the VQA v2 format, built by modeltest"},
-                  "license": {"name": "MIT"}, "data_type": EASY_VQA_DATA_TYPE,
-                  "data_subtype": split}
-        _write_json(files["question_file"],
-                    {**common, "task_type": "Open-Ended", "questions": questions})
-        _write_json(files["annotation_file"], {**common, "annotations": annotations})
-
-
-# scikit-image's sample photographs (files shipped in its wheel, BSD licence): real photos
-PHOTOS = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png", "coins.png",
-          "hubble_deep_field.jpg", "motorcycle_left.png", "rocket.jpg", "moon.png", "retina.jpg",
-          "brick.png", "grass.png")
-
-
-def build_photos(folder: Path) -> None:
-    """Real photographs to caption: scikit-image's sample images, copied byte for byte from
-    the installed package (nothing is downloaded)."""
-    import shutil
-
-    try:
-        import skimage
-    except ImportError:
-        from modeltest.samples import DataError
-        raise DataError("the photos demo data needs scikit-image: pip install -e '.[vision]' "
-                        "(or pip install scikit-image)") from None
-    source = Path(skimage.__file__).resolve().parent / "data"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in PHOTOS:
-        shutil.copyfile(source / name, folder / name)
-
-
-BUILDERS = {"textvqa": build_textvqa, "vqav2": build_vqav2, "videobench": build_videobench,
-            "coco_caption": build_coco_caption, "easy_vqa": build_easy_vqa,
-            "photos": build_photos}

@@ -14,7 +14,8 @@ class Sample:
     video: str | None = None
     references: list[str] = field(default_factory=list)
     choices: dict[str, str] | None = None   # lettered options for multiple choice
-    source: str = ""                  # "file:line" or "file#key" the sample came from
+    source: str = ""                  # "file:line", "file#key" or "file: row N"
+    fields: dict[str, Any] = field(default_factory=dict)   # the document's other columns
 
     @property
     def media(self) -> list[str]:

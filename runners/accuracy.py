@@ -16,33 +16,36 @@ from tqdm import tqdm
 
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, broadcast_from_main, init_parallel, shutdown
-from inference import video_cache
+from inference.environment import environment_manifest
+from inference import media, video_cache
 from inference.engine import Engine
-from inference.models import check_model, create_adapter
+from runners.models import check_model, create_adapter, generation_settings
 from inference.requests import Request
 from modeltest.reports.batch_log import BatchLog
+from modeltest.reports.logprobs_log import logprobs_line, logprobs_part_path
 from modeltest.reports.samples_log import SamplesLog, part_path
 from runners.config import ConfigError, to_container
 from runners.data_parallel import Board, BoardGone, ProgressTicker, tp_broadcast, \
     wait_for_everyone
-from runners.demo import ensure_demo_assets
+from runners.config import parallel_sizes
+from runners.demo import ensure_demo_model
+from runners.error_budget import ErrorBudget, RunAborted
 from runners.evaluation import make_record, open_run, write_config, write_reports
-from runners.gating import apply_gate
+from runners.gate import apply_gate
 from runners.interrupt import set_progress
 from runners.resume import prepare_resume, sample_fingerprint
-
-ABORTED_EXIT_CODE = 4
-
-
-class RunAborted(RuntimeError):
-    """More samples failed than runtime.max_error_rate allows."""
 
 
 def run(hydra_cfg) -> int:
     runtime = to_container(hydra_cfg.runtime)
+    tp, dp = parallel_sizes(runtime)
+    # before the process group exists: once torch.distributed is initialised, transformers'
+    # save_pretrained writes nothing on a rank other than 0, and that rank may build the demo
+    ensure_demo_model(to_container(hydra_cfg.model)["model_path"])   # file-locked
+    hydra_cfg.runtime.dp = dp       # the run's config and reports say what ran (not "auto")
     try:
-        device = pick_device(runtime.get("device"))
-        parallel = init_parallel(int(runtime.get("tp", 1)), int(runtime.get("dp", 1)), device)
+        device = pick_device(runtime["device"])
+        parallel = init_parallel(tp, dp, device)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
     try:
@@ -54,9 +57,8 @@ def run(hydra_cfg) -> int:
 def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
     run_ = open_run(hydra_cfg, write=parallel.is_main, defer_config=True)
     cfg = run_.cfg
-    ensure_demo_assets([cfg["model"].get("model_path")])   # file-locked: one rank builds
     check_model(cfg["model"])
-    resume = bool(cfg["runtime"].get("resume", True))
+    resume = bool(cfg["runtime"]["resume"])
     state: tuple | str
     if parallel.is_main:
         try:
@@ -81,26 +83,26 @@ def _run(hydra_cfg, device: str, parallel: Parallel) -> int:
         print(f"resuming: {len(records)} of {len(fingerprints)} samples already done in "
               f"{samples_path}{retry}", flush=True)
 
+    # the effective generation settings (model.generation, and the checkpoint's
+    # generation_config.json where from_checkpoint applies it): in summary.json and its notes
+    generation = generation_settings(cfg["model"]).with_max_new_tokens(_max_new_tokens(cfg))
+    run_.notes.extend(f"generation: {note}" for note in generation.notes)
     timing = {}
     if pending:
         timing = _generate(run_, pending, records, device, parallel, stamp)
     if not parallel.is_main:
         return 0
-    summary = write_reports(run_, records, timing)
-    _check_error_rate(run_, records)
-    return apply_gate(cfg.get("gate"), summary, run_.results_dir)
+    summary = write_reports(run_, records, {"generation": generation.record(), **timing},
+                            samples_path=samples_path)
+    ErrorBudget(cfg["runtime"]["max_error_rate"], len(run_.samples)).check_final(
+        records, str(run_.results_dir / "summary.json"))
+    return apply_gate(cfg["gate"], summary, run_.results_dir)
 
 
-def _check_error_rate(run_, records: list[dict]) -> None:
-    """On the final totals of every run, resumed or not: exit 4 when too many failed."""
-    rate = float(run_.cfg["runtime"].get("max_error_rate", 0.05))
-    failed = [r for r in records if r.get("error")]
-    if len(failed) > rate * len(run_.samples):
-        raise RunAborted(
-            f"{len(failed)} of {len(run_.samples)} samples failed, more than "
-            f"runtime.max_error_rate={rate} allows (first error: {failed[0]['error']}); "
-            f"they are listed in {run_.results_dir / 'summary.json'} and are tried again "
-            "when you rerun the same command")
+def _max_new_tokens(cfg: dict) -> int:
+    """model.generation.max_new_tokens, else the task's."""
+    value = cfg["model"]["generation"]["max_new_tokens"]
+    return int(value if value is not None else cfg["task"]["max_new_tokens"])
 
 
 def _generate(run_, pending: dict, records: list[dict], device: str,
@@ -110,27 +112,29 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     collective between batches; rank 0 gathers them once at the end (runners/data_parallel.py)."""
     cfg, runtime = run_.cfg, run_.cfg["runtime"]
     try:
-        dtype = resolve_dtype(str(cfg["model"].get("dtype", "fp32")), device)
+        dtype = resolve_dtype(str(cfg["model"]["dtype"]), device)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    torch.manual_seed(int(cfg.get("seed", 0)))
+    torch.manual_seed(int(cfg["seed"]))
     started = time.perf_counter()
     if parallel.is_main:
-        print(f"loading model {cfg['model']['name']} from {cfg['model'].get('model_path')} "
+        print(f"loading model {cfg['model']['name']} from {cfg['model']['model_path']} "
               f"on {device} ...", flush=True)
     adapter = create_adapter(cfg["model"], device, dtype, parallel.tp_mesh)
+    logprobs = int(runtime["logprobs"])
+    adapter.set_logprobs(logprobs)
     if parallel.is_main:
         print(f"model loaded in {time.perf_counter() - started:.1f} s", flush=True)
     # a served model: a batch is the requests sent concurrently between two writes
     batch_size = int(adapter.requests_per_batch or runtime["batch_size"])
     video_cache.configure_from(runtime)
+    media.configure_limits(runtime)
     engine = Engine(adapter, batch_size, runtime["loader_workers"])
-    max_new = (cfg["model"].get("generation") or {}).get("max_new_tokens") \
-        or cfg["task"]["max_new_tokens"]
+    max_new = _max_new_tokens(cfg)
     everything = [Request(f, s.prompt, s.images, s.video, int(max_new))
                   for f, s in pending.items()]
     mine = everything[parallel.dp_rank::parallel.dp]
-    allowed_errors = float(runtime.get("max_error_rate", 0.05)) * len(run_.samples)
+    budget = ErrorBudget(runtime["max_error_rate"], len(run_.samples))
     resumed_errors = sum(1 for r in records if r.get("error"))
 
     main = parallel.is_main
@@ -141,6 +145,9 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     suffix = f".dp{parallel.dp_rank}" if parallel.dp_rank else ""
     samples_log = SamplesLog(part_path(samples_path, parallel.dp_rank)) if writer else None
     batch_log = BatchLog(run_.debug_dir / f"output_{stamp}{suffix}.txt") if writer else None
+    logprobs_log = SamplesLog(logprobs_part_path(run_.debug_dir, parallel.dp_rank)) \
+        if writer and logprobs else None
+    written_logprobs: list[dict] = []   # this group's new debug/logprobs.jsonl lines
     progress = tqdm(total=len(run_.samples), initial=len(records), disable=not main,
                     desc=f"{run_.task} | {run_.model}", unit="sample")
     board = Board(parallel)
@@ -164,17 +171,15 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
             board.stop("abort", f"{left[0]}; {len(left)} sample(s) not answered. Finished "
                                 f"samples are kept in {kept_in}: rerun the same command to "
                                 "resume")
-        elif errors > allowed_errors:
-            board.stop("abort", f"{errors} of {len(run_.samples)} samples failed, more than "
-                                f"runtime.max_error_rate={runtime.get('max_error_rate', 0.05)} "
-                                f"allows; last error: {board.get('last_error')}. Finished "
+        elif budget.exceeded(errors):
+            board.stop("abort", f"{budget.message(errors, board.get('last_error'))}. Finished "
                                 f"samples are kept in {kept_in}")
         return board.stopped()
 
     def write(responses) -> tuple[str, str] | None:
         """The writer's part of a batch: records to this group's file, then the board."""
         nonlocal output_tokens
-        batch, left = [], []
+        batch, left, lines = [], [], []
         for response in responses:
             if response.retry:   # the endpoint failed, not the sample: left for a rerun
                 left.append(response.error)
@@ -183,11 +188,18 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
                                  response.error, response.e2e_time, response.first_token_time)
             record["fingerprint"] = response.request_id
             record["output_ids"] = response.output_ids
+            record["input"] = response.input_fingerprint
             if response.top_answers is not None:
                 record["top_answers"] = response.top_answers
             batch.append(record)
+            if logprobs_log is not None and response.top_logprobs is not None:
+                lines.append(logprobs_line(record["question_id"], response.request_id,
+                                           logprobs, response.top_logprobs))
         written.extend(batch)
+        written_logprobs.extend(lines)
         output_tokens += sum(r.num_output_tokens for r in responses)
+        if lines:
+            logprobs_log.append(lines)
         if batch:
             samples_log.append(batch)
             batch_log.append(batch, max((r.e2e_time for r in responses), default=0.0))
@@ -234,28 +246,36 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
         if stop:
             _leave(board, parallel, stop)
         # everyone is done: the one collective of the run
-        gathered = all_gather(parallel, (written, output_tokens) if writer else ([], 0))
+        gathered = all_gather(parallel, (written, output_tokens, written_logprobs) if writer
+                              else ([], 0, []))
         if main:
             others = [record for part in gathered[1:] for record in part[0]]
+            if logprobs_log is not None:
+                logprobs_log.append([line for part in gathered[1:] for line in part[2]])
             samples_log.append(others)
             records.extend(written + others)
             output_tokens = sum(part[1] for part in gathered)
             ticker.show(len(written) + len(others))
         if broadcast_from_main(parallel, True) and writer and parallel.dp_rank:
-            samples_log.close()
-            samples_log.path.unlink(missing_ok=True)   # merged into samples.jsonl by rank 0
+            for log in (samples_log, logprobs_log):   # merged into rank 0's files
+                if log is not None:
+                    log.close()
+                    log.path.unlink(missing_ok=True)
     finally:
         ticker.close()
         progress.close()
         if writer:
             samples_log.close()
             batch_log.close()
+            if logprobs_log is not None:
+                logprobs_log.close()
         adapter.close()
     elapsed = time.perf_counter() - start
     return {**adapter.run_stats(), "device": device, "tp": parallel.tp, "dp": parallel.dp,
             "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
-            "tokens_per_second": output_tokens / elapsed if elapsed else None}
+            "tokens_per_second": output_tokens / elapsed if elapsed else None,
+            "environment": environment_manifest(device)}
 
 
 def _leave(board: Board, parallel: Parallel, decision: tuple[str, str]) -> None:

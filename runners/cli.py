@@ -1,7 +1,8 @@
 """The `modeltest` console script: compose the config, run the chosen runner, exit code.
 
 Exit codes: 0 success, 1 unexpected failure, 2 a config or data error the user must fix,
-3 a metric missed its gate baseline, 4 the run aborted (too many failed samples).
+3 a metric missed its gate baseline (or a comparison's verdict failed its runner.require),
+4 the run aborted (too many failed samples).
 """
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ import logging
 import os
 import sys
 
-from inference.media import MediaError
-from inference.models import ModelPathError
-from modeltest.samples import DataError
 from runners import interrupt
+
+# Ctrl-C while torch and the rest import (seconds): one line, not an import's traceback
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "modeltest":
+    interrupt.install_early_handlers()
+
+from inference.media import MediaError  # noqa: E402  (after the early signal handlers)
+from inference.models.base import ModelPathError  # noqa: E402
+from modeltest.registry import Registry, RegistryError  # noqa: E402
+from modeltest.samples import DataError  # noqa: E402
 from runners.config import ConfigError, compose, to_container
+from runners.error_budget import ABORTED_EXIT_CODE, RunAborted
 from runners.output_lock import release_output_locks
 from runners.validation import validate
 
@@ -23,23 +31,25 @@ WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQU
 
 USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtime=<name>] [key=value ...]
 
-  modeltest model=demo_qwen2_vl task=textvqa
-  modeltest runner=score task=textvqa runner.predictions=<samples.jsonl> output_dir=<dir>
+  modeltest model=<model> task=<task>           (conf/model/*.yaml, conf/task/*.yaml)
+  modeltest runner=score task=<task> runner.predictions=<samples.jsonl> output_dir=<dir>
   modeltest runner=gate gate.baseline=<yaml> runner.summary=<summary.json>
+  modeltest runner=compare runner.a=<run folder> runner.b=<run folder> output_dir=<dir>
   modeltest runner=train model=<name> task=<name with a train split> [runner.max_steps=N]
   modeltest --cfg [overrides]     print the composed config and exit
 """
 
 
-def _runner(name: str):
-    from runners import accuracy, clip_compare, gate, performance, score, train
-
-    runners = {"accuracy": accuracy.run, "score": score.run, "gate": gate.run,
-               "performance": performance.run, "clip_compare": clip_compare.run,
-               "train": train.run}
-    if name not in runners:
-        raise ConfigError(f"runner.name={name}: unknown (known: {', '.join(runners)})")
-    return runners[name]
+# runner.name -> its job, imported on use (a gate run never imports a model family)
+RUNNERS = Registry("runner.name", {
+    "accuracy": "runners.accuracy:run",
+    "score": "runners.score:run",
+    "gate": "runners.gate:run",
+    "performance": "runners.performance:run",
+    "clip_compare": "runners.clip_compare:run",
+    "compare": "runners.compare:run",
+    "train": "runners.train:run",
+})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,11 +70,18 @@ def main(argv: list[str] | None = None) -> int:
             print(OmegaConf.to_yaml(cfg, resolve=True))
             return 0
         validate(to_container(cfg))
-        return _runner(cfg.runner.name)(cfg)
+        try:
+            job = RUNNERS.get(cfg.runner.name)
+        except RegistryError as err:
+            raise ConfigError(str(err)) from None
+        return job(cfg)
     except KeyboardInterrupt as err:
         _say(interrupt.interrupted_message())
         return interrupt.exit_code_of(err)
-    except (ConfigError, DataError, ModelPathError, MediaError) as err:
+    except RunAborted as err:
+        _say(f"modeltest: aborted: {err}")
+        return ABORTED_EXIT_CODE
+    except (ConfigError, DataError, ModelPathError, MediaError, RegistryError) as err:
         _say(f"modeltest: error: {err}")
         return 2
     except OSError as err:
@@ -76,11 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"modeltest: error: cannot write {where}: {err.strerror}")
             return 2
         raise
-    except Exception as err:
-        from runners.accuracy import ABORTED_EXIT_CODE, RunAborted
-        if isinstance(err, RunAborted):
-            _say(f"modeltest: aborted: {err}")
-            return ABORTED_EXIT_CODE
+    except Exception:
         if interrupt.was_interrupted():   # e.g. a collective broken by a stopping peer
             _say(interrupt.interrupted_message())
             return interrupt.exit_code_of()
@@ -96,17 +109,5 @@ def _say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def _exit_for_launcher(code: int) -> int:
-    """Under scripts/mm_run.sh, rank 0 hands its exit code over in MODELTEST_EXIT_FILE, since
-    torchrun would turn every failure into 1 plus a traceback of its own."""
-    exit_file = os.environ.get("MODELTEST_EXIT_FILE")
-    if not exit_file:
-        return code
-    if os.environ.get("RANK", "0") == "0":
-        with open(exit_file, "w") as handle:
-            handle.write(str(code))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(_exit_for_launcher(main()))
+    sys.exit(main())

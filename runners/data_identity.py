@@ -1,6 +1,6 @@
-"""What data a run evaluated: the task's files (with a content hash) and the sample set, so a
-rerun with another dataset, another file content or another task.limit into the same folder is
-refused instead of mixed in."""
+"""What data a run evaluated: the files the task's format reads (with a content hash) and the
+sample set, so a rerun with another dataset, another file content or another task.limit into
+the same folder is refused instead of mixed in."""
 from __future__ import annotations
 
 import hashlib
@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 
 from modeltest.samples import Sample
+from modeltest.tasks import data_paths
 
-TASK_PATH_KEYS = ("local_dataset_path", "annotation_file", "question_file", "image_dir",
-                  "answer_file", "video_root")
-CONTENT_SUFFIXES = {".json", ".jsonl", ".txt", ".csv", ".tsv", ".yaml", ".yml"}
+CONTENT_SUFFIXES = {".json", ".jsonl", ".txt", ".csv", ".tsv", ".yaml", ".yml", ".parquet",
+                    ".arrow"}
+WHOLE_FILE_LIMIT = 256 << 20     # larger files: size, time and their first and last MiB
+EDGE = 1 << 20
 
 
 def file_sha256(path: Path) -> str:
@@ -22,13 +24,27 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_identity(path: Path) -> str:
+    """The content hash; for a file over WHOLE_FILE_LIMIT (a multi-GB TSV or parquet shard), a
+    hash of its size, modification time and first and last MiB, so a check stays quick."""
+    size = path.stat().st_size
+    if size <= WHOLE_FILE_LIMIT:
+        return file_sha256(path)
+    digest = hashlib.sha256(f"{size}\0{path.stat().st_mtime_ns}\0".encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(EDGE))
+        handle.seek(size - EDGE)
+        digest.update(handle.read(EDGE))
+    return "edges:" + digest.hexdigest()
+
+
 def _folder_identity(folder: Path) -> dict:
     """Annotation-like files by content; media (many, large) by name and size."""
     content, listing = hashlib.sha256(), hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = str(path.relative_to(folder))
         if path.suffix.lower() in CONTENT_SUFFIXES:
-            content.update(f"{relative}\0{file_sha256(path)}\n".encode())
+            content.update(f"{relative}\0{file_identity(path)}\n".encode())
         else:
             listing.update(f"{relative}\0{path.stat().st_size}\n".encode())
     return {"path": str(folder), "files_sha256": content.hexdigest(),
@@ -37,20 +53,13 @@ def _folder_identity(folder: Path) -> dict:
 
 def data_identity(task_cfg: dict, samples: list[Sample]) -> dict:
     files = {}
-    for key in TASK_PATH_KEYS:
-        value = task_cfg.get(key)
-        if not value:
-            continue
-        path = Path(str(value)).expanduser().resolve()
+    for key, value in data_paths(task_cfg).items():
+        path = Path(value).expanduser().resolve()
         if path.is_file():
-            files[key] = {"path": str(path), "sha256": file_sha256(path)}
-            sibling = path.with_name(f"{path.stem}_annotations.json")   # textvqa's default
-            if key == "local_dataset_path" and sibling.is_file() and sibling != path:
-                files["sibling_annotations"] = {"path": str(sibling),
-                                                "sha256": file_sha256(sibling)}
+            files[key] = {"path": str(path), "sha256": file_identity(path)}
         elif path.is_dir():
             files[key] = _folder_identity(path)
     ids = [str(sample.question_id) for sample in samples]
-    return {"files": files, "limit": task_cfg.get("limit"),
+    return {"files": files, "limit": task_cfg["limit"],
             "samples": {"count": len(ids),
                         "sha256": hashlib.sha256(json.dumps(ids).encode()).hexdigest()}}

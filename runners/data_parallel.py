@@ -10,7 +10,7 @@ The design chosen, and why:
   every part, merges them into samples.jsonl and removes the parts, so no finished sample of
   any rank is generated again.
 - **Ranks talk through the key-value store of the process group** (the TCPStore that
-  torch.distributed already runs on rank 0 for its rendezvous): counters and flags, each a
+  inference.distributed creates on rank 0 for the rendezvous and passes to the group): counters and flags, each a
   single request, never a collective, so a rank with a long batch (long videos) holds no one.
   `done` (records written by every group) moves rank 0's progress bar, which a thread
   refreshes every second, also while rank 0 itself is inside a long batch or has finished its
@@ -63,8 +63,7 @@ class Board:
 
     def __init__(self, parallel: Parallel):
         self.parallel = parallel
-        self._store = dist.distributed_c10d._get_default_store() if parallel.distributed \
-            else None
+        self._store = parallel.store if parallel.distributed else None
         self._local: dict[str, Any] = {}
 
     def _call(self, name: str, *args):

@@ -1,8 +1,13 @@
 """What the accuracy and score runners share: setting up a run folder, turning predictions
-into per-sample records, and writing every report from the records."""
+into per-sample records, and, once, scoring the records and writing every report.
+
+Nothing here knows a task by name: the task's yaml says how it scores, aggregates and which
+official file it writes (modeltest/tasks, modeltest/scorers, modeltest/reports/submission.py).
+"""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +15,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from modeltest.gate import BaselineError, check_gate, load_baseline
-from modeltest.reports.atomic import write_text_atomic
+from modeltest.registry import RegistryError
+from modeltest.reports.atomic import atomic_path, write_text_atomic
 from modeltest.reports.metric_rows import metric_rows
 from modeltest.reports.result_csv import write_result_csv
 from modeltest.reports.result_text import write_result_text
@@ -19,17 +25,14 @@ from modeltest.reports.summary import library_versions, write_summary
 from modeltest.reports.terminal import print_summary
 from modeltest.samples import Sample
 from modeltest.scorers import Scorer, get_scorer
-from modeltest.scorers.aggregate import aggregate
-from modeltest.scorers.baseline import majority_baseline
+from modeltest.scorers.aggregate import aggregate, headline_metrics
+from modeltest.scorers.baseline import task_baselines
 from modeltest.scorers.prediction_cleaning import DEFAULT_STOP_STRINGS, clean_prediction
 from modeltest.tasks import load_samples
+from runners.clip_judge import judge_config
 from runners.config import ConfigError, to_container
-from runners.demo import ensure_demo_assets
+from runners.demo import ensure_demo_data
 from runners.output_lock import lock_output_dir
-
-SUBMISSION_TASKS = {"textvqa", "vqav2"}
-TASK_PATH_KEYS = ("local_dataset_path", "annotation_file", "question_file", "image_dir",
-                  "answer_file", "video_root")
 
 
 @dataclass
@@ -61,13 +64,37 @@ class Run:
 
     @property
     def stop_strings(self) -> tuple[str, ...]:
-        return tuple(self.cfg["model"].get("stop_strings") or DEFAULT_STOP_STRINGS)
+        return tuple(self.cfg["model"]["stop_strings"] or DEFAULT_STOP_STRINGS)
 
 
 def prompt_template(cfg: dict) -> str:
     """The model's own template for this task when it has one, else the task's."""
-    overrides = cfg["model"].get("prompts") or {}
-    return overrides.get(cfg["task"]["name"]) or cfg["task"]["prompt_template"]
+    return (cfg["model"]["prompts"] or {}).get(cfg["task"]["name"]) \
+        or cfg["task"]["prompt_template"]
+
+
+def _scorer(task: dict) -> Scorer:
+    try:
+        return get_scorer(task["scorer"], task)
+    except RegistryError as err:
+        raise ConfigError(str(err)) from None
+
+
+def _check_baseline_entry(cfg: dict, scorer: Scorer) -> None:
+    """A baseline with no entry for this model and task fails now, not after the run."""
+    baseline = cfg["gate"]["baseline"]
+    if not baseline:
+        return
+    try:
+        check_gate(load_baseline(baseline), cfg["model"]["name"], cfg["task"]["name"],
+                   {"overall": {}}, source=baseline)
+    except BaselineError as err:
+        raise ConfigError(str(err)) from None
+    if scorer.metric is None and not judge_config(cfg):
+        raise ConfigError(
+            f"gate.baseline: task {cfg['task']['name']} has no metric of its own to gate on; "
+            "set runner.judge.model (and runner.judge.weights) to score it with a judge model "
+            "and gate on clip_score")
 
 
 def open_run(hydra_cfg, write: bool = True, defer_config: bool = False) -> Run:
@@ -76,24 +103,12 @@ def open_run(hydra_cfg, write: bool = True, defer_config: bool = False) -> Run:
     folder's lock. `defer_config`: config.yaml is written later (`write_config`), once the
     folder is known to accept this run."""
     cfg = to_container(hydra_cfg)
-    task_paths = [cfg["task"].get(key) for key in TASK_PATH_KEYS]
-    demo_data = ensure_demo_assets(task_paths)
-    try:
-        scorer = get_scorer(cfg["task"]["scorer"], cfg["task"])
-    except KeyError as err:
-        raise ConfigError(err.args[0]) from None
-    if (cfg.get("gate") or {}).get("baseline"):   # a bad baseline fails now, not after the run
-        try:
-            check_gate(load_baseline(cfg["gate"]["baseline"]), cfg["model"]["name"],
-                       cfg["task"]["name"], {"overall": {}}, source=cfg["gate"]["baseline"])
-        except BaselineError as err:
-            raise ConfigError(str(err)) from None
-        if scorer.metric is None and not judge_config(cfg):
-            raise ConfigError(
-                f"gate.baseline: task {cfg['task']['name']} has no metric of its own to gate "
-                "on; set runner.judge.model (and runner.judge.weights) to score its captions "
-                "by CLIPScore and gate on clip_score")
+    demo_data = ensure_demo_data(cfg["task"])
+    scorer = _scorer(cfg["task"])
+    _check_baseline_entry(cfg, scorer)
     samples, warnings = load_samples(cfg["task"], prompt_template(cfg))
+    for sample in samples:
+        scorer.check_sample(sample)
     output_dir = Path(cfg["output_dir"]).expanduser()
     run = Run(cfg, output_dir, scorer, samples, demo_data, list(warnings),
               OmegaConf.to_yaml(hydra_cfg, resolve=True))
@@ -113,25 +128,13 @@ def write_config(run: Run) -> None:
     write_text_atomic(run.output_dir / "config.yaml", run.config_yaml)
 
 
-def _scored_fields(run: Run, sample: Sample, raw_prediction: str | None,
-                   error: str | None) -> dict:
-    """The fields of a record that the scorer decides; an errored sample scores 0."""
-    cleaned = clean_prediction(raw_prediction, run.stop_strings)
-    scored = run.scorer.score(cleaned, sample) if error is None else None
-    failed = 0.0 if run.scorer.metric is not None else None
-    return {
-        "cleaned_prediction": cleaned,
-        "normalized_prediction": scored.normalized if scored else "",
-        "references": sample.references,
-        "score": scored.score if scored else failed,
-        "extra": scored.extra if scored else dict(run.scorer.error_extra),
-    }
-
-
 def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str | None,
                 e2e_time: float = 0.0, first_token_time: float = 0.0) -> dict:
-    """The samples.jsonl line of one sample."""
-    fields = _scored_fields(run, sample, raw_prediction, error)
+    """The samples.jsonl line of one sample, as generated; its score fields are added once,
+    when the reports are written (`score_records`). `task.record_fields` are kept under
+    `fields` for the task's aggregation hook."""
+    kept = run.cfg["task"]["record_fields"]
+    fields = {"fields": {name: sample.fields.get(name) for name in kept}} if kept else {}
     return {
         "question_id": sample.question_id,
         "subject": sample.subject,
@@ -139,52 +142,50 @@ def make_record(run: Run, sample: Sample, raw_prediction: str | None, error: str
         "images": sample.images,
         "video": sample.video,
         "prediction": raw_prediction,
-        "cleaned_prediction": fields["cleaned_prediction"],
-        "normalized_prediction": fields["normalized_prediction"],
+        "cleaned_prediction": clean_prediction(raw_prediction, run.stop_strings),
         "references": sample.references,
-        "score": fields["score"],
         "error": error,
         "e2e_time": round(e2e_time, 6),
         "first_token_time": round(first_token_time, 6),
-        "extra": fields["extra"],
+        **fields,
     }
 
 
-def rescore(run: Run, records: list[dict]) -> tuple[list[dict], int]:
-    """Every record scored again from its stored prediction by the current scorer (records
-    read back from samples.jsonl carry the scores of the code that wrote them). Returns the
-    records and how many stored scores changed."""
+def score_records(run: Run, records: list[dict]) -> tuple[list[dict], int]:
+    """Every record scored from its stored prediction by the task's scorer; an errored sample
+    scores 0. Returns the records and how many scores stored by an earlier run changed."""
     samples = {str(sample.question_id): sample for sample in run.samples}
-    fresh, changed = [], 0
+    scored, changed = [], 0
     for record in records:
         sample = samples.get(str(record["question_id"]))
         if sample is None:
-            fresh.append(record)
+            scored.append(record)
             continue
-        fields = _scored_fields(run, sample, record.get("prediction"), record.get("error"))
-        changed += fields["score"] != record.get("score")
-        fresh.append({**record, **fields})
-    return fresh, changed
+        cleaned = clean_prediction(record.get("prediction"), run.stop_strings)
+        result = run.scorer.score(cleaned, sample) if record.get("error") is None else None
+        fields = {
+            "cleaned_prediction": cleaned,
+            "normalized_prediction": result.normalized if result else "",
+            "references": sample.references,
+            "score": result.score if result else (0.0 if run.scorer.metric else None),
+            "extra": result.extra if result else dict(run.scorer.error_extra),
+        }
+        changed += "score" in record and fields["score"] != record["score"]
+        scored.append({**record, **fields})
+    return scored, changed
 
 
-def judge_config(cfg: dict) -> dict | None:
-    """runner.judge when a judge model is set (coco_caption's CLIPScore), else None."""
-    judge = (cfg.get("runner") or {}).get("judge") or {}
-    return judge if judge.get("model") else None
-
-
-def _judge_captions(run: Run, records: list[dict]) -> dict:
-    """Each caption's CLIPScore (max(cos, 0) of image and caption) as its score."""
+def _judge(run: Run, records: list[dict]) -> dict:
+    """Each answer's CLIPScore (max(cos, 0) of its image and the answer) as its score."""
     from inference.device import pick_device
-    from runners.clip_compare import load_judge
+    from runners.clip_judge import load_judge
 
     judge_cfg = judge_config(run.cfg)
-    device = pick_device(run.cfg["runtime"].get("device"))
+    device = pick_device(run.cfg["runtime"]["device"])
     judge, info = load_judge(judge_cfg, device)
     judged = [r for r in records if not r["error"]]
     scores = judge.score([r["images"][0] for r in judged],
-                         [r["cleaned_prediction"] for r in judged],
-                         int(judge_cfg.get("batch_size", 32)))
+                         [r["cleaned_prediction"] for r in judged], int(judge_cfg["batch_size"]))
     for record, cosine in zip(judged, scores.cosines):
         record["score"] = max(float(cosine), 0.0)
         record["extra"] = {"cosine": float(cosine)}
@@ -194,37 +195,35 @@ def _judge_captions(run: Run, records: list[dict]) -> dict:
     return {**info, "truncated_captions": scores.truncated}
 
 
-def _scoring_notes(run: Run, records: list[dict], overall: dict) -> list[str]:
-    notes = []
-    if run.scorer.name == "textvqa":
-        odd = [str(r["question_id"]) for r in records if len(r["references"]) != 10]
-        if odd:
-            notes.append(f"{len(odd)} question(s) have not ten reference answers (the official "
-                         "evaluator requires ten; scored over the answers given): "
-                         + ", ".join(odd[:20]) + (" ..." if len(odd) > 20 else ""))
-    if run.scorer.name == "videobench":
-        reads = ", ".join(f"{overall.get('read_by_' + how, 0)} by {how}"
-                          for how in ("letter", "text", "similarity"))
-        notes.append(f"choices read: {reads}; {overall.get('unparsed', 0)} unparsed")
-    return notes
+def write_samples(path: Path, records: list[dict]) -> None:
+    """samples.jsonl with the scored records, replacing the streamed one atomically."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
-def write_reports(run: Run, records: list[dict], timing: dict | None = None) -> dict:
-    """Every report from the records; returns the summary."""
-    order = {sample.question_id: index for index, sample in enumerate(run.samples)}
-    records = sorted(records, key=lambda r: order.get(r["question_id"], len(order)))
-    records, changed = rescore(run, records)
+def write_reports(run: Run, records: list[dict], timing: dict | None = None,
+                  samples_path: Path | None = None, partial: str | None = None) -> dict:
+    """Score the records (once, here) and write every report; returns the summary.
+    `samples_path`: rewrite that samples.jsonl with the scored records. `partial`: why the
+    records cover only part of the task (said first in every report; a gate then fails)."""
+    order = {str(sample.question_id): index for index, sample in enumerate(run.samples)}
+    records = sorted(records, key=lambda r: order.get(str(r["question_id"]), len(order)))
+    records, changed = score_records(run, records)
     scorer_info = run.scorer.describe()
     metric = run.scorer.metric
-    if run.scorer.name == "caption" and judge_config(run.cfg):
+    if run.scorer.judged and judge_config(run.cfg):
         metric = "clip_score"
-        scorer_info.update(variant="clip_score", metric=metric,
-                           judge=_judge_captions(run, records),
+        scorer_info.update(variant="clip_score", metric=metric, judge=_judge(run, records),
                            source="mean CLIPScore (100 * max(cos, 0)) by runner.judge")
-    metrics = aggregate(records, run.scorer, metric)
-    rows = metric_rows(run.task, metrics, metric)
+    aggregation = run.cfg["task"]["aggregation"]
+    metrics = aggregate(records, run.scorer, metric, aggregation, run.cfg["task"])
+    rows = metric_rows(run.task, metrics, metric, run.scorer.extra_metrics)
     stem = f"{run.task}_{run.model}"
-    notes = list(run.notes)
+    notes = ([f"PARTIAL: {partial}"] if partial else []) + list(run.notes)
     notes.append(f"scored by {scorer_info['name']} ({scorer_info['variant']}): "
                  f"{scorer_info['source']}")
     if changed:
@@ -232,20 +231,16 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None) -> 
                      "scorer's; the reports use the current scorer")
     if metric is None:
         notes.append(f"task {run.task} has no metric of its own: set runner.judge.model "
-                     "(and runner.judge.weights) for the mean CLIPScore of the captions")
+                     "(and runner.judge.weights) for the mean CLIPScore of the answers")
     overall = metrics["overall"]
-    baseline = majority_baseline(run.scorer, run.samples) if metric == run.scorer.metric \
-        else None
-    if baseline:
-        notes.append(f"majority-answer baseline: always answering {baseline['answer']!r} "
-                     f"scores {baseline['score']:.2f} {metric} (this run: "
-                     f"{overall.get(metric, 0.0):.2f})")
-    notes.extend(_scoring_notes(run, records, overall))
-    if overall.get("subsets_not_run"):
-        notes.append("Video-Bench groups and final score average only the subsets run; not run: "
-                     + ", ".join(overall["subsets_not_run"]))
-    if "unparsed" in overall and overall["unparsed"]:
-        notes.append(f"{overall['unparsed']} answer(s) named no readable choice (scored wrong)")
+    notes.extend(run.scorer.notes(records, overall))
+    if overall.get("subjects_not_run"):
+        notes.append("group scores and the final score average only the subjects run; not "
+                     "run: " + ", ".join(overall["subjects_not_run"]))
+    baselines = task_baselines(run.cfg["task"], run.scorer, run.samples) \
+        if metric == run.scorer.metric else []
+    notes.extend(f"{b['name']} baseline: {b['description']} scores {b['score']:.2f} {metric} "
+                 f"(this run: {overall[metric]:.2f})" for b in baselines)
     errors = [{"question_id": r["question_id"], "error": r["error"]}
               for r in records if r["error"]]
     summary = {
@@ -254,29 +249,31 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None) -> 
         "runner": run.cfg["runner"]["name"],
         "scorer": scorer_info,
         "metrics": metrics,
+        "headline_metrics": headline_metrics(run.scorer, metric, aggregation),
         "num_samples": len(records),
+        "num_task_samples": len(run.samples),
+        "partial": partial,
         "num_errors": len(errors),
         "errors": errors,
         "demo_data": run.demo_data,
-        "majority_baseline": baseline,
+        "baselines": baselines,
         "notes": notes,
         "samples_per_second": None,
         "tokens_per_second": None,
         **(timing or {}),
-        "seed": run.cfg.get("seed"),
+        "seed": run.cfg["seed"],
         "versions": library_versions(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "config": run.cfg,
     }
+    run.results_dir.mkdir(parents=True, exist_ok=True)
+    if samples_path is not None:
+        write_samples(samples_path, records)
     write_result_csv(run.results_dir / f"{stem}_result.csv", rows, run.demo_data)
     write_result_text(run.results_dir / f"{stem}_result.txt", run.cfg, rows, notes)
-    if run.task in SUBMISSION_TASKS:
-        write_submission(run.results_dir / f"{run.task}_submission.json", records)
-    if run.scorer.name == "caption":
-        captions = {r["images"][0]: r["cleaned_prediction"] for r in records if not r["error"]}
-        write_text_atomic(run.results_dir / "predict_result.json",
-                          json.dumps(dict(sorted(captions.items())), indent=1, ensure_ascii=False))
+    write_submission(run.cfg["task"]["submission"], run.results_dir, run.task, records)
     write_summary(run.results_dir / "summary.json", summary)
     print_summary(f"{run.task} on {run.model} ({run.cfg['runner']['name']})", rows, summary,
                   str(run.output_dir), notes)
     return summary
+

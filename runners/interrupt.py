@@ -1,15 +1,30 @@
 """Ctrl-C and SIGTERM end a run with one line and exit code 130 / 143, no traceback; what
-finished stays in samples.jsonl (and a data-parallel run's samples.dp<k>.jsonl) for a resume."""
+finished stays in samples.jsonl (and a data-parallel run's samples.dp<k>.jsonl) for a resume.
+
+At any moment:
+- while the program is still importing (torch takes seconds), `install_early_handlers` ends
+  the process at once with the line (nothing was written yet): an exception raised inside an
+  import would print a traceback before any handler of ours could catch it;
+- afterwards the handler raises `Interrupted` where the main thread is, and `runners.cli`
+  prints the line; an interrupt that lands inside a finaliser (`__del__`, a weakref callback),
+  where Python can only print "Exception ignored" with a traceback, is swallowed there and the
+  signal delivered again a moment later, outside it (`_unraisable`).
+"""
 from __future__ import annotations
 
 import os
 import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
-from modeltest.reports.samples_log import part_paths
+# stdlib only above: this module is imported before torch (install_early_handlers)
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# a signal repeated within this many seconds of the first is the same request to stop (the
+# launcher repeats it for 9 s); after it, a second Ctrl-C stops at once, without cleaning up
+REPEAT_GRACE_SECONDS = 12.0
 _progress: dict = {}
 _note: list[str] = []        # a runner's own line for an interruption (runner=train)
 _first_signal_at: float | None = None
@@ -22,16 +37,67 @@ class Interrupted(KeyboardInterrupt):
         self.exit_code = EXIT_CODES.get(signum, 128 + signum)
 
 
+_redelivering = False
+
+
+def _say_once(line: str) -> None:
+    """Rank 0 prints the line (every rank of a parallel run gets the signal)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(line, file=sys.stderr, flush=True)
+
+
+_leaving = []
+
+
+def _early_handler(signum, frame):
+    """Before the run's own handlers (imports) and after them (the interpreter closing)."""
+    code = EXIT_CODES.get(signum, 128 + signum)
+    if _leaving:      # the same signal again while the line is being printed: once is enough
+        os._exit(_leaving[0])
+    _leaving.append(code)
+    _say_once(interrupted_message() if _progress else
+              "interrupted: nothing was written yet; rerun the same command to start again")
+    os._exit(code)
+
+
+def install_early_handlers() -> None:
+    """Before the heavy imports: a signal ends the process at once, with the line."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(signum, _early_handler)
+        except ValueError:   # not the main thread (embedded use)
+            return
+
+
+def _unraisable(hook_args) -> None:
+    """An Interrupted raised inside a finaliser cannot propagate (Python would print it as
+    "Exception ignored in ..."): deliver the signal again, 50 ms later, where it can."""
+    global _redelivering
+    if isinstance(hook_args.exc_value, Interrupted):
+        signum = signal.SIGTERM if hook_args.exc_value.exit_code == 143 else signal.SIGINT
+        _redelivering = True
+        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        return
+    _default_unraisable(hook_args)
+
+
+_default_unraisable = sys.unraisablehook
+
+
 def _handler(signum, frame):
-    global _first_signal_at, _exit_code
+    global _first_signal_at, _exit_code, _redelivering
     now = time.monotonic()
+    if _redelivering:        # our own second delivery (see _unraisable): raise it now
+        _redelivering = False
+        raise Interrupted(signum)
     if _first_signal_at is None:
         _first_signal_at = now
         _exit_code = EXIT_CODES.get(signum, 128 + signum)
         raise Interrupted(signum)
-    if now - _first_signal_at > 3.0:   # asked again, long after: stop without cleaning up
+    if now - _first_signal_at > REPEAT_GRACE_SECONDS:   # asked again, long after: stop now
         os._exit(EXIT_CODES.get(signum, 128 + signum))
-    # the same signal delivered twice (terminal and launcher): already stopping
+    # the same signal delivered again (terminal and launcher; the launcher sends it again
+    # for a few seconds, see runners/launch.py): already stopping
 
 
 def install_handlers() -> dict:
@@ -40,6 +106,7 @@ def install_handlers() -> dict:
     _first_signal_at = None
     _progress.clear()
     _note.clear()
+    sys.unraisablehook = _unraisable
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -52,6 +119,7 @@ def install_handlers() -> dict:
 def restore_handlers(previous: dict) -> None:
     for signum, handler in previous.items():
         signal.signal(signum, handler)
+    sys.unraisablehook = _default_unraisable
 
 
 def was_interrupted() -> bool:
@@ -82,6 +150,8 @@ def _complete_lines(path: str) -> int | None:
 def interrupted_message() -> str:
     if _note:
         return _note[0]
+    from modeltest.reports.samples_log import part_paths
+
     if "total" in _progress:
         # what is on disk counts (the signal may land between a write and the bookkeeping)
         kept = _complete_lines(_progress["path"])

@@ -8,7 +8,7 @@
 - SIGINT/SIGTERM sent to the launcher alone are passed on to the workers;
 - when a worker fails, the others are stopped; the exit code is rank 0's own.
 
-    python -m runners.launch --nproc N [key=value ...]
+    python -m runners.launch [--nproc N] [key=value ...]     (N: runtime.tp x runtime.dp)
 """
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ import time
 
 PR_SET_PDEATHSIG = 1
 GRACE_SECONDS = 20
+# after a Ctrl-C or SIGTERM the workers still running get it again this often, for this long
+# (a worker that was starting when it came had it ignored; one already stopping ignores it)
+RESEND_SECONDS = 2.0
+RESEND_FOR_SECONDS = 9.0
 
 
 def _die_with_parent(parent: int):
@@ -32,6 +36,11 @@ def _die_with_parent(parent: int):
             pass
         if os.getppid() != parent:   # the launcher died before the signal was armed
             os._exit(137)
+        # ignored until the worker's own handlers are installed (the first lines of
+        # runners.cli): a Ctrl-C while the interpreter starts would otherwise be an import's
+        # traceback. One that lands in that moment is sent again (RESEND_SECONDS).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return set_signal
 
 
@@ -41,17 +50,40 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def preflight(overrides: list[str]) -> int | None:
-    """Check the config in this process; an exit code when it is bad, else None."""
+def visible_devices() -> int:
+    """Accelerators this launch may use: ASCEND_RT_VISIBLE_DEVICES / CUDA_VISIBLE_DEVICES when
+    set, else what nvidia-smi or npu-smi lists; 1 on a machine with neither (the CPU)."""
+    listed = os.environ.get("ASCEND_RT_VISIBLE_DEVICES") or os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed:
+        return len([d for d in listed.split(",") if d.strip()])
+    for command, marker in ((["nvidia-smi", "-L"], "GPU "), (["npu-smi", "info", "-l"], "NPU ID")):
+        try:
+            listing = subprocess.run(command, capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        count = sum(marker.lower() in line.lower() for line in listing.stdout.splitlines())
+        if listing.returncode == 0 and count:
+            return count
+    return 1
+
+
+def preflight(overrides: list[str]) -> tuple[int | None, list[str], int]:
+    """Check the config in this process: (exit code when it is bad, the workers' overrides
+    with runtime.dp made explicit, tp x dp processes)."""
     from runners.config import ConfigError, compose, to_container
     from runners.validation import validate
 
     try:
-        validate(to_container(compose(overrides)))
+        cfg = to_container(compose(overrides))
+        validate(cfg)
     except ConfigError as err:
         print(f"modeltest: error: {err}", file=sys.stderr, flush=True)
-        return 2
-    return None
+        return 2, overrides, 0
+    tp, dp = int(cfg["runtime"]["tp"]), cfg["runtime"]["dp"]
+    if dp == "auto":   # conf/runtime/default.yaml: the visible devices / tp, at least 1
+        dp = max(1, visible_devices() // tp)
+        overrides = [*overrides, f"runtime.dp={dp}"]
+    return None, overrides, tp * int(dp)
 
 
 def _stop(workers: list[subprocess.Popen], signum: int, grace: float) -> None:
@@ -77,13 +109,19 @@ def _exit_code(returncode: int) -> int:
 def launch(nproc: int, overrides: list[str]) -> int:
     command = [sys.executable, "-m", "runners.cli", *overrides]
     if nproc == 1:   # one process: it simply becomes this one
+        # ignored until runners.cli installs its handlers (an ignored signal stays ignored
+        # across exec; scripts/launch.sh sends a Ctrl-C again while the process still runs)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.execv(sys.executable, command)
     port = str(_free_port())
     workers: list[subprocess.Popen] = []
     received: list[float] = []      # when the first forwarded signal arrived
+    forwarded: list[int] = []       # which signal
 
     def forward(signum, frame) -> None:
         received.append(time.monotonic())
+        forwarded.append(signum)
         for worker in workers:
             if worker.poll() is None:
                 try:
@@ -97,9 +135,12 @@ def launch(nproc: int, overrides: list[str]) -> int:
         env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc),
                    LOCAL_WORLD_SIZE=str(nproc), GROUP_RANK="0", ROLE_RANK=str(rank),
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
-        env.pop("MODELTEST_EXIT_FILE", None)
         # as torchrun does: N processes must not each start a thread per core
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+        # a rank whose peer has stopped (Ctrl-C, a failure) must not print c10's warnings
+        # with their C++ stack dumps (TCPStore "Connection reset by peer"): it says one
+        # line through its own handling; errors still print
+        env.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
         workers.append(subprocess.Popen(command, env=env, preexec_fn=_die_with_parent(os.getpid())))
     failed_at: float | None = None
     failure = 0
@@ -114,6 +155,15 @@ def launch(nproc: int, overrides: list[str]) -> int:
         if received and time.monotonic() - received[0] > 60:   # asked to stop, still busy
             _stop(workers, signal.SIGKILL, 0.0)
             break
+        if received and time.monotonic() - received[-1] >= RESEND_SECONDS and \
+                time.monotonic() - received[0] <= RESEND_FOR_SECONDS:
+            received.append(time.monotonic())
+            for worker in workers:
+                if worker.poll() is None:
+                    try:
+                        worker.send_signal(forwarded[0])
+                    except ProcessLookupError:
+                        pass
         time.sleep(0.05)
     main = workers[0].returncode
     if main is not None and main >= 0 and (main != 0 or not failure):
@@ -123,7 +173,7 @@ def launch(nproc: int, overrides: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    nproc = 1
+    nproc = None
     if argv[:1] == ["--nproc"]:
         try:
             nproc = int(argv[1])
@@ -131,19 +181,27 @@ def main(argv: list[str] | None = None) -> int:
             print("modeltest: error: --nproc needs a number", file=sys.stderr)
             return 2
         argv = argv[2:]
-    if nproc < 1:
+    if nproc is not None and nproc < 1:
         print(f"modeltest: error: {nproc} processes: need at least 1", file=sys.stderr)
         return 2
     try:
-        code = preflight(argv)
+        code, argv, needed = preflight(argv)
     except KeyboardInterrupt:
         print("interrupted: nothing was written yet; rerun the same command to start again",
               file=sys.stderr, flush=True)
         return 130
     if code is not None:
         return code
-    return launch(nproc, argv)
+    return launch(nproc or needed, argv)
 
 
 if __name__ == "__main__":
+    from runners import interrupt
+
+    interrupt.install_early_handlers()     # a Ctrl-C before the workers start: one line
+    if os.environ.pop("MODELTEST_DIE_WITH_PARENT", None):
+        # started by scripts/launch.sh, which waits for it: a SIGKILL of that script
+        # ends this launcher, and so (PR_SET_PDEATHSIG again) its workers
+        _die_with_parent(os.getppid())()
+        interrupt.install_early_handlers()   # _die_with_parent ignored them for a worker
     sys.exit(main())

@@ -10,33 +10,47 @@ import json
 import os
 from pathlib import Path
 
+from inference.checkpoint_fingerprint import checkpoint_fingerprint
 from modeltest.reports.atomic import write_text_atomic
+from modeltest.reports.logprobs_log import keep_logprobs
 from modeltest.reports.samples_log import part_paths, read_samples_log
 from modeltest.samples import Sample
 from runners.config import ConfigError
+from runners.models import generation_settings
 from runners.data_identity import data_identity
 
 IDENTITY_FILE = "run_identity.json"
 
 
 def run_identity(cfg: dict, samples: list[Sample] | None = None) -> dict:
-    """What decides a sample's prediction, and the data evaluated; the batch size and the
-    device are left out, since greedy outputs are meant not to depend on them."""
+    """What decides a sample's prediction, and the data evaluated: the model settings, the
+    effective generation settings (the checkpoint's generation_config.json included where
+    applied), the checkpoint's content (inference/checkpoint_fingerprint.py; every byte with
+    runtime.verify_weights), a served model's endpoint and name, the dtype and the backend.
+    The batch size and the device are left out, since greedy outputs are meant not to depend
+    on them."""
     model = cfg["model"]
-    settings = {key: model.get(key) for key in ("name", "adapter", "model_path", "dtype",
-                                                "prompts", "generation", "vision",
-                                                "trust_remote_code")}
-    # keys only some families have (the prompt's system message, a served model's API and
-    # name): part of the identity where a model yaml sets them
-    settings.update({key: model[key] for key in ("system_message", "api", "served_model")
+    settings = {key: model[key] for key in ("name", "adapter", "model_path", "dtype",
+                                            "prompts", "generation", "vision",
+                                            "trust_remote_code")}
+    # keys only some families have (the prompt's system message, a served model's endpoint,
+    # API and name, a backend): part of the identity where a model yaml sets them
+    settings.update({key: model[key] for key in ("system_message", "endpoint", "api",
+                                                 "served_model", "backend")
                      if key in model})
-    return {
+    identity = {
         "model": settings,
+        "generation": generation_settings(model).record(),
+        "checkpoint": checkpoint_fingerprint(model["model_path"],
+                                             full=bool(cfg["runtime"]["verify_weights"])),
         "task": cfg["task"]["name"],
-        "prompt_template": cfg["task"].get("prompt_template"),
-        "max_new_tokens": cfg["task"].get("max_new_tokens"),
+        "prompt_template": cfg["task"]["prompt_template"],
+        "max_new_tokens": cfg["task"]["max_new_tokens"],
         "data": data_identity(cfg["task"], samples or []),
     }
+    if cfg["runtime"]["logprobs"]:   # reaches generate and the server: a run records the
+        identity["logprobs"] = cfg["runtime"]["logprobs"]   # log-probabilities of all or none
+    return identity
 
 
 def _digest(value) -> str:
@@ -98,13 +112,17 @@ def prepare_resume(debug_dir: Path, cfg: dict, resume: bool,
         for path in (samples_path, *parts):
             path.unlink(missing_ok=True)
         identity_path.unlink(missing_ok=True)
+        keep_logprobs(debug_dir, None)
         parts = []
     done: dict[str, dict] = {}
     failed = 0
     if identity_path.is_file() and (samples_path.is_file() or parts):
         previous = _read_identity(identity_path)
         if previous != identity:
-            changed = ", ".join(_differences(previous, identity)) or "settings"
+            differences = _differences(previous, identity)
+            changed = ", ".join(differences[:6]) or "settings"
+            if len(differences) > 6:
+                changed += f" and {len(differences) - 6} more"
             raise ConfigError(
                 f"output_dir {debug_dir.parent} holds a run with other settings (differs in: "
                 f"{changed}); choose another output_dir or set runtime.resume=false to start "
@@ -129,9 +147,11 @@ def prepare_resume(debug_dir: Path, cfg: dict, resume: bool,
         _rewrite_clean(samples_path, records)
         for path in parts:   # merged (and fsynced) above
             path.unlink()
+        keep_logprobs(debug_dir, set(done))   # runtime.logprobs: the kept samples' lines
     else:   # a folder from before fingerprints: nothing to trust
         for path in (samples_path, *parts):
             path.unlink(missing_ok=True)
+        keep_logprobs(debug_dir, None)
     debug_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(identity_path, json.dumps(identity, indent=1, default=str))
     return digest, done, failed

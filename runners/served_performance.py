@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import statistics
 
-from inference.models import check_model, create_adapter
+from runners.models import check_model, create_adapter, generation_settings
 from inference.requests import Request
 from modeltest.reports.atomic import write_text_atomic
-from modeltest.reports.performance_report import performance_row
+from modeltest.reports.performance_report import performance_row, write_performance_report
 from runners.config import ConfigError, to_container
-from runners.demo import demo_asset, ensure_demo_assets
+from runners.demo import ensure_demo_model
 from runners.evaluation import open_run
 
 
@@ -25,38 +25,44 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def run_served(hydra_cfg) -> int:
-    from runners.performance import _report
+    from runners.performance import Heartbeat, median_row
 
     cfg = to_container(hydra_cfg)
-    run_ = open_run(hydra_cfg)
+    run_ = open_run(hydra_cfg, defer_config=True)    # config.yaml and results/ at the end
     with_image = [s for s in run_.samples if s.images]
     if not with_image:
         raise ConfigError(f"task {run_.task} has no image samples for runner=performance")
-    ensure_demo_assets([cfg["model"].get("model_path")])
+    demo_model = ensure_demo_model(cfg["model"]["model_path"])
     check_model(cfg["model"])
     adapter = create_adapter(cfg["model"], "cpu", None)
     runner = cfg["runner"]
-    length = int(runner.get("max_output_length", 256))
+    length = int(runner["max_output_length"])
 
     def requests(count: int):
         return [adapter.prepare(Request(str(i), s.prompt, s.images[:1], None, length))
                 for i, s in enumerate(with_image[i % len(with_image)] for i in range(count))]
 
     try:
-        for _ in range(int(runner.get("warmup", 1))):
+        for _ in range(int(runner["warmup"])):
             adapter.generate(requests(1), min(length, 8), ignore_eos=True)
         rows, levels = [], []
-        for level in runner.get("batch_sizes") or range(1, 11):
+        for level in runner["batch_sizes"]:
             adapter.set_concurrency(int(level))
-            result = adapter.generate(requests(int(level)), length, ignore_eos=True)
-            failed = [e for e in result.errors if e]
-            if failed:
-                raise ConfigError(f"runner=performance at concurrency {level}: {failed[0]}")
-            prompt = round(statistics.mean(result.prompt_tokens))
-            output = round(statistics.mean(result.output_tokens))
-            first = statistics.mean(result.first_token_times)
-            rows.append(performance_row(int(level), prompt, prompt, output, result.e2e_time,
-                                        first))
+            runs = []
+            for repeat in range(1, int(runner["repeats"]) + 1):   # the median is reported
+                with Heartbeat(print, f"concurrency {level}, run {repeat}"):
+                    result = adapter.generate(requests(int(level)), length, ignore_eos=True)
+                failed = [e for e in result.errors if e]
+                if failed:
+                    raise ConfigError(f"runner=performance at concurrency {level}: {failed[0]}")
+                prompt = round(statistics.mean(result.prompt_tokens))
+                output = round(statistics.mean(result.output_tokens))
+                first = statistics.mean(result.first_token_times)
+                runs.append(performance_row(int(level), prompt, prompt, output,
+                                            result.e2e_time, first))
+                print(f"concurrency {level}, run {repeat} of {runner['repeats']}: "
+                      f"{result.e2e_time:.1f} s", flush=True)
+            rows.append(median_row(runs))
             levels.append({
                 "concurrency": int(level), "requests": len(result.texts),
                 "requests_per_second": len(result.texts) / result.e2e_time,
@@ -71,8 +77,11 @@ def run_served(hydra_cfg) -> int:
     finally:
         adapter.close()
     stats = adapter.run_stats()["served"]
-    _report(run_.output_dir, cfg, rows, 0.0, f"served ({stats['api']} at {stats['endpoint']})",
-            {"demo_data": run_.demo_data,
-             "demo_model": demo_asset(cfg["model"].get("model_path")) is not None})
-    write_text_atomic(run_.output_dir / "served_latency.json", json.dumps({**stats, "max_output_length": length, "levels": levels}, indent=2))
+    generation = generation_settings(cfg["model"]).with_max_new_tokens(length).record()
+    write_performance_report(run_, cfg, rows, 0.0,
+                             f"served ({stats['api']} at {stats['endpoint']})",
+                             {"demo_data": run_.demo_data, "demo_model": demo_model}, generation)
+    write_text_atomic(run_.results_dir / "served_latency.json",
+                      json.dumps({**stats, "max_output_length": length, "levels": levels},
+                                 indent=2))
     return 0

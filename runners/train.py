@@ -36,7 +36,6 @@ from omegaconf import OmegaConf
 from inference.device import pick_device, resolve_dtype
 from inference.distributed import Parallel, all_gather, init_parallel, shutdown
 from inference.memory import peak_memory_mb, reset_peak
-from inference.models import check_model, create_adapter
 from inference.requests import Request
 from modeltest.reports.atomic import write_text_atomic
 from modeltest.reports.summary import library_versions
@@ -45,29 +44,29 @@ from modeltest.reports.train_report import (plot_loss_curve, speed_figures, writ
 from modeltest.samples import DataError
 from modeltest.tasks import load_samples
 from runners import interrupt
-from runners.config import ConfigError, to_container
-from runners.demo import ensure_demo_assets
-from runners.evaluation import TASK_PATH_KEYS, prompt_template
+from runners.config import ConfigError, parallel_sizes, to_container
+from runners.demo import ensure_demo_data, ensure_demo_model
+from runners.evaluation import prompt_template
+from runners.models import check_model, create_adapter
 from runners.output_lock import lock_output_dir
 from runners.train_data import DataOrder, training_answer
 from runners.train_state import identity, load_state, rng_state, save_state, set_rng_state
 
-TRAINABLE = ("full", "language")
-SCHEDULES = ("cosine", "linear", "constant")
-AUTOCAST = ("auto", "bf16", "none")
 PROGRESS_SECONDS = 5.0
 
 
 def run(hydra_cfg) -> int:
+    tp, dp = parallel_sizes(to_container(hydra_cfg.runtime))
+    hydra_cfg.runtime.dp = dp       # the config, identity and reports say what ran (not "auto")
     cfg = to_container(hydra_cfg)
     check_settings(cfg)
     # demo assets are built before the process group exists: transformers' save_pretrained
     # writes nothing on a rank other than 0 once torch.distributed is initialised
-    ensure_demo_assets([cfg["model"].get("model_path"),
-                        *(training_task(cfg).get(key) for key in TASK_PATH_KEYS)])
+    ensure_demo_model(cfg["model"]["model_path"])
+    ensure_demo_data(training_task(cfg))
     try:
         device = pick_device(cfg["runtime"]["device"])
-        parallel = init_parallel(int(cfg["runtime"]["tp"]), int(cfg["runtime"]["dp"]), device)
+        parallel = init_parallel(tp, dp, device)
     except (RuntimeError, ValueError) as err:
         raise ConfigError(str(err)) from None
     try:
@@ -77,37 +76,15 @@ def run(hydra_cfg) -> int:
 
 
 def check_settings(cfg: dict) -> None:
-    """runner=train's values, each a one-line error before anything loads."""
+    """What the schema (runners/schema.py TrainRunner) cannot say: one-line errors before
+    anything loads."""
     runner = cfg["runner"]
     if cfg["runtime"]["tp"] != 1:
         raise ConfigError(f"runtime.tp={cfg['runtime']['tp']}: runner=train is data parallel "
                           "only; use runtime.dp")
-    for key, allowed in (("trainable", TRAINABLE), ("schedule", SCHEDULES),
-                         ("autocast", AUTOCAST)):
-        if runner[key] not in allowed:
-            raise ConfigError(f"runner.{key}={runner[key]}: unknown (use {', '.join(allowed)})")
-    for key in ("micro_batch_size", "grad_accum", "save_every", "log_every"):
-        value = runner[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"runner.{key}={value}: must be a whole number of at least 1")
-    for key in ("max_steps", "limit"):
-        value = runner[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ConfigError(f"runner.{key}={value}: must be null or a whole number of at "
-                              "least 1")
-    if runner["max_steps"] is None and not (isinstance(runner["epochs"], (int, float))
-                                            and runner["epochs"] > 0):
-        raise ConfigError(f"runner.epochs={runner['epochs']}: must be positive (or set "
-                          "runner.max_steps)")
-    if not isinstance(runner["learning_rate"], (int, float)) or runner["learning_rate"] <= 0:
-        raise ConfigError(f"runner.learning_rate={runner['learning_rate']}: must be positive")
-    if not isinstance(runner["warmup_steps"], int) or runner["warmup_steps"] < 0:
-        raise ConfigError(f"runner.warmup_steps={runner['warmup_steps']}: must be a whole "
-                          "number of at least 0")
-    if not isinstance(cfg["task"].get("train"), dict):
+    if not isinstance(cfg["task"]["train"], dict) or not cfg["task"]["train"]:
         raise ConfigError(f"task.train: task {cfg['task']['name']} names no training split "
-                          "(a `train:` section with its data paths, as conf/task/easy_vqa.yaml)")
+                          "(`train:` with the task keys of its training files)")
 
 
 def training_task(cfg: dict) -> dict:
@@ -160,7 +137,6 @@ class Trainer:
     # -- setup ---------------------------------------------------------------------------
     def _samples(self):
         task = training_task(self.cfg)
-        ensure_demo_assets([task.get(key) for key in TASK_PATH_KEYS])
         samples, warnings = load_samples(task, prompt_template(self.cfg))
         for warning in warnings:
             self.say(f"warning: {warning}")
@@ -199,11 +175,22 @@ class Trainer:
             parameter.requires_grad_(id(parameter) in keep)
         return trained
 
+    def _parameter_groups(self, adapter, trained: list[torch.nn.Parameter]) -> list[dict]:
+        """The language model at runner.learning_rate; the vision tower and projector at
+        runner.vision_learning_rate (a randomly initialised tower may need another rate to
+        learn before the language model settles on the answers' priors)."""
+        rate = float(self.runner["learning_rate"])
+        vision_rate = self.runner["vision_learning_rate"]
+        language = {id(p) for p in adapter.language_parameters()}
+        groups = [{"params": [p for p in trained if id(p) in language], "lr": rate},
+                  {"params": [p for p in trained if id(p) not in language],
+                   "lr": rate if vision_rate is None else float(vision_rate)}]
+        return [group for group in groups if group["params"]]
+
     # -- the job -------------------------------------------------------------------------
     def run(self) -> int:
         task, samples, answers = self._samples()
         model_cfg = self.cfg["model"]
-        ensure_demo_assets([model_cfg.get("model_path")])
         check_model(model_cfg)
         if self.main:
             lock_output_dir(self.output_dir)
@@ -218,7 +205,7 @@ class Trainer:
             raise ConfigError(f"runner.dtype: {err}") from None
         seed = int(self.cfg["seed"])
         torch.manual_seed(seed + self.parallel.rank)
-        self.say(f"loading model {model_cfg['name']} from {model_cfg.get('model_path')} on "
+        self.say(f"loading model {model_cfg['name']} from {model_cfg['model_path']} on "
                  f"{self.device} ({self.parallel.dp} process(es)) ...")
         adapter = create_adapter(model_cfg, self.device, dtype, None)
         adapter.model.train()
@@ -226,7 +213,7 @@ class Trainer:
         order = DataOrder(len(samples), seed, self.runner["micro_batch_size"],
                           self.runner["grad_accum"], self.parallel.dp)
         total_steps = self.runner["max_steps"] or order.steps_for(float(self.runner["epochs"]))
-        optimizer = torch.optim.AdamW(trained, lr=float(self.runner["learning_rate"]),
+        optimizer = torch.optim.AdamW(self._parameter_groups(adapter, trained),
                                       betas=tuple(self.runner["betas"]),
                                       eps=float(self.runner["eps"]),
                                       weight_decay=float(self.runner["weight_decay"]))

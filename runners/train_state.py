@@ -21,12 +21,17 @@ NOT_IDENTITY = ("log_every", "save_every", "save_dir", "folder")
 
 
 def identity(cfg: dict, train_task: dict) -> dict:
+    """Everything that changes the trained weights: the model, the training files the task's
+    format reads, how a sample becomes a prompt, the runner's settings, the seed and dp."""
+    from modeltest.tasks import data_paths, detect_format
+
     runner = {k: v for k, v in cfg["runner"].items() if k not in NOT_IDENTITY}
-    paths = {k: train_task.get(k) for k in ("question_file", "annotation_file", "image_dir",
-                                             "local_dataset_path", "split")}
-    return {"model": cfg["model"]["name"], "model_path": cfg["model"].get("model_path"),
-            "task": cfg["task"]["name"], "train_data": paths,
-            "prompt_template": train_task.get("prompt_template"), "runner": runner,
+    prompt = {k: train_task[k] for k in ("prompt_template", "prompt_fields", "prompt_hook",
+                                         "columns", "split", "image_suffix", "data_split")
+              if k in train_task}
+    return {"model": cfg["model"]["name"], "model_path": cfg["model"]["model_path"],
+            "task": cfg["task"]["name"], "format": detect_format(train_task),
+            "train_data": data_paths(train_task), "prompt": prompt, "runner": runner,
             "seed": cfg["seed"], "dp": cfg["runtime"]["dp"]}
 
 

@@ -1,74 +1,45 @@
-"""Values checked before any data or model loads, each a one-line error (exit code 2):
-runtime numbers, the device, prompt template fields, and runtime.tp against the heads the
-checkpoint's config.json declares (read here, before any worker process starts)."""
+"""Values checked before any data or model loads, each a one-line error (exit code 2): the
+whole config against its schema (runners/schema.py), prompt template fields, a gate baseline's
+rules, optional packages, and runtime.tp against the heads the checkpoint's config.json
+declares (read here, before any worker process starts)."""
 from __future__ import annotations
 
 import importlib.util
 import json
-import re
-import string
 from importlib import metadata
 from pathlib import Path
 
+from modeltest.gate import BaselineError, check_baseline_file
+from modeltest.tasks.prompt import template_fields
 from runners.config import ConfigError
+from runners.schema import check_config
 
-DEVICES = ("auto", "npu", "cuda", "cpu")
-# the fields each task loader fills in a prompt template
-TEMPLATE_FIELDS = {
-    "textvqa": {"question"},
-    "vqav2": {"question"},
-    "videobench": {"question", "choices", "options", "count_word", "letters"},
-    "coco_caption": set(),
-}
 # where each checkpoint layout keeps its language model's sizes
 LANGUAGE_CONFIG_KEYS = ("text_config", "llm_config", "language_config")
 DIVISIBLE_SIZES = ("num_attention_heads", "num_key_value_heads", "intermediate_size")
 
 
-def _integer(value, key: str, minimum: int | None = None, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{key}={value}: not a whole number")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{key}={value}: must be at least {minimum}")
-
-
-def _number(value, key: str, low: float | None = None, high: float | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{key}={value}: not a number")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{key}={value}: must be between {low} and {high}")
-
-
-def template_fields(template: str, key: str) -> set[str]:
-    try:
-        return {field for _, field, _, _ in string.Formatter().parse(template)
-                if field is not None}
-    except ValueError as err:
-        raise ConfigError(f"{key}: malformed template ({err}); write literal braces as "
-                          "{{ and }}") from None
-
-
 def check_prompt_templates(cfg: dict) -> None:
+    """Every field a prompt template uses is one the task declares (`task.prompt_fields`)."""
     task = cfg["task"]
-    allowed = TEMPLATE_FIELDS.get(str(task.get("loader")))
-    if allowed is None:
-        return
-    templates = {"task.prompt_template": task.get("prompt_template")}
-    own = (cfg["model"].get("prompts") or {}).get(task.get("name"))
+    allowed = set(task["prompt_fields"])
+    templates = {"task.prompt_template": task["prompt_template"]}
+    own = (cfg["model"]["prompts"] or {}).get(task["name"])
     if own:
         templates[f"model.prompts.{task['name']}"] = own
     for key, template in templates.items():
-        if template is None:
-            continue
         if not isinstance(template, str):
             raise ConfigError(f"{key}: not a string")
-        unknown = sorted(template_fields(template, key) - allowed)
+        try:
+            used = template_fields(template)
+        except ValueError as err:
+            raise ConfigError(f"{key}: malformed template ({err}); write literal braces as "
+                              "{{ and }}") from None
+        unknown = sorted(used - allowed)
         if unknown:
             known = ", ".join("{" + f + "}" for f in sorted(allowed)) or "none"
             raise ConfigError(f"{key}: unknown field(s) {', '.join('{' + f + '}' for f in unknown)}"
-                              f" for task {task.get('name')} (fields: {known})")
+                              f" for task {task['name']} (fields: {known})")
 
 
 def language_sizes(config: dict) -> dict[str, int]:
@@ -89,17 +60,17 @@ def language_sizes(config: dict) -> dict[str, int]:
 
 
 def check_tensor_parallel(cfg: dict) -> None:
-    tp = cfg["runtime"].get("tp", 1)
-    if tp == 1 or cfg["runner"].get("name") not in ("accuracy", "performance"):
+    tp = cfg["runtime"]["tp"]
+    if tp == 1 or cfg["runner"]["name"] not in ("accuracy", "performance"):
         return
     model = cfg["model"]
-    if model.get("adapter") == "vlmo":
+    if model["adapter"] == "vlmo":
         raise ConfigError(f"runtime.tp={tp}: tensor parallelism is not supported for VLMo "
                           "(a base-size model); use runtime.dp")
-    from runners.demo import ensure_demo_assets
+    from runners.demo import ensure_demo_model
 
-    ensure_demo_assets([model.get("model_path")])   # a demo model is built before the check
-    path = Path(str(model.get("model_path") or "")).expanduser()
+    ensure_demo_model(model["model_path"])   # a demo model is built before the check
+    path = Path(str(model["model_path"] or "")).expanduser()
     config_file = path / "config.json"
     if not config_file.is_file():
         return      # the model check names the missing file later, still before loading
@@ -129,8 +100,8 @@ def _install_hint(package: str) -> str:
 
 
 def check_optional_packages(cfg: dict) -> None:
-    runner = cfg["runner"].get("name")
-    adapter = cfg["model"].get("adapter")
+    runner = cfg["runner"]["name"]
+    adapter = cfg["model"]["adapter"]
     if runner in ("accuracy", "performance", "train") and adapter in NEEDS_TORCHVISION \
             and importlib.util.find_spec("torchvision") is None:
         raise ConfigError(f"model.adapter={adapter} needs torchvision, which is not installed: "
@@ -140,25 +111,23 @@ def check_optional_packages(cfg: dict) -> None:
                           + _install_hint("torchvision"))
 
 
+def check_gate_baseline(cfg: dict) -> None:
+    """A baseline file's rules are numbers, before anything runs."""
+    baseline = cfg["gate"]["baseline"]
+    if baseline:
+        try:
+            check_baseline_file(baseline)
+        except BaselineError as err:
+            raise ConfigError(str(err)) from None
+
+
 def validate(cfg: dict) -> None:
     """Every check that needs no data and no model; raises ConfigError."""
-    runtime = cfg.get("runtime") or {}
-    _integer(runtime.get("batch_size"), "runtime.batch_size", 1)
-    _integer(runtime.get("tp", 1), "runtime.tp", 1)
-    _integer(runtime.get("dp", 1), "runtime.dp", 1)
-    _integer(runtime.get("loader_workers", 1), "runtime.loader_workers", 1)
-    _integer(runtime.get("video_cache_entries", 0), "runtime.video_cache_entries", 0)
-    _integer(runtime.get("video_cache_mb", 0), "runtime.video_cache_mb", 0)
-    _number(runtime.get("max_error_rate", 0.05), "runtime.max_error_rate", 0, 1)
-    device = runtime.get("device", "auto")
-    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|(npu|cuda)(:\d+)?", device):
-        raise ConfigError(f"runtime.device={device}: unknown (use {', '.join(DEVICES)})")
-    _integer(cfg.get("seed", 0), "seed")
-    task = cfg.get("task") or {}
-    _integer(task.get("limit"), "task.limit", 1, allow_none=True)
+    check_config(cfg)
     check_prompt_templates(cfg)
+    check_gate_baseline(cfg)
     check_optional_packages(cfg)
     check_tensor_parallel(cfg)
-    if cfg["runner"].get("name") == "train":   # its own settings, before any worker starts
+    if cfg["runner"]["name"] == "train":   # its own settings, before any worker starts
         from runners.train import check_settings
         check_settings(cfg)

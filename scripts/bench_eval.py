@@ -29,7 +29,7 @@ from tabulate import tabulate
 from inference import video_cache
 from inference.device import pick_device, resolve_dtype
 from inference.engine import Engine
-from inference.models import create_adapter
+from runners.models import create_adapter
 from inference.requests import Request
 from modeltest.demo_data import build_textvqa
 from modeltest.tasks import load_samples

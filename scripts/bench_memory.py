@@ -42,7 +42,7 @@ def worker(args) -> int:
     import torch
 
     from inference.distributed import init_parallel, shutdown
-    from inference.models import create_adapter
+    from runners.models import create_adapter
     from inference.requests import Request
     from runners.config import compose, to_container
 

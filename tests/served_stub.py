@@ -50,6 +50,11 @@ class StubServer:
         self.answered = 0
         self.fail_first = 0                 # 503 for the first N generation requests
         self.fail_after: int | None = None  # 500 for every request after N answers
+        # bad replies to the next N generation requests (openai): "cut" (a stream ended
+        # before its finish reason and [DONE], a whole reply without a finish reason),
+        # "null" (content null), "huge" (an answer far longer than max_tokens allows)
+        self.bad_reply: str | None = None
+        self.bad_replies = 0
         self.non_json = False
         self.reject = None                  # body -> error message: a 4xx for that request
         self.delay = 0.0                    # seconds before each answer
@@ -70,6 +75,20 @@ class StubServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    # -- log-probabilities ------------------------------------------------------------------
+    @staticmethod
+    def logprob_entry(body: dict, token_id: int, piece: str) -> dict:
+        """OpenAI's `logprobs.content[]` entry for one generated token: the token itself at
+        -0.1, then `top_logprobs - 1` others at -2, -3, ...; tokens named `token_id:<n>` when
+        the request asks vLLM's return_tokens_as_token_ids, else by their text."""
+        as_ids = bool(body.get("return_tokens_as_token_ids"))
+        name = (lambda i, p: f"token_id:{i}") if as_ids else (lambda i, p: p)
+        top = [{"token": name(token_id, piece), "logprob": -0.1, "bytes": None}]
+        top += [{"token": name(token_id + n, f"{piece}~{n}"), "logprob": -1.0 - n,
+                 "bytes": None} for n in range(1, int(body.get("top_logprobs") or 0))]
+        return {"token": name(token_id, piece), "logprob": -0.1, "bytes": None,
+                "top_logprobs": top}
 
     # -- failures ---------------------------------------------------------------------------
     def _injected(self) -> tuple[int, object] | None:
@@ -226,18 +245,34 @@ class StubServer:
 
             def _reply(self, api, body, prompt, text, ids, stream):
                 pieces = list(ids)          # [(token id, its text)]
+                with stub.lock:
+                    bad = stub.bad_reply if stub.bad_replies > 0 else None
+                    stub.bad_replies -= 1 if bad else 0
+                if api == "openai" and bad:
+                    return self._bad_openai(bad, text, pieces, stream)
                 if api == "openai":
                     usage = {"prompt_tokens": 7, "completion_tokens": len(ids),
                              "total_tokens": 7 + len(ids)}
+                    logprobs = [stub.logprob_entry(body, i, p) for i, p in pieces] \
+                        if body.get("logprobs") else None
                     if not stream:
+                        choice = {"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": text}}
+                        if logprobs is not None:
+                            choice["logprobs"] = {"content": logprobs}
+                        if body.get("return_token_ids"):       # vLLM's extension
+                            choice["token_ids"] = [i for i, _ in pieces]
                         return self._send(200, {
                             "id": "chatcmpl-1", "object": "chat.completion", "model": stub.model,
-                            "choices": [{"index": 0, "finish_reason": "stop",
-                                         "message": {"role": "assistant", "content": text}}],
-                            "usage": usage})
+                            "choices": [choice], "usage": usage})
                     events = [{"id": "chatcmpl-1", "object": "chat.completion.chunk",
                                "choices": [{"index": 0, "delta": {"content": piece},
-                                            "finish_reason": None}]} for _, piece in pieces]
+                                            "finish_reason": None,
+                                            **({"logprobs": {"content": [logprobs[n]]}}
+                                               if logprobs is not None else {}),
+                                            **({"token_ids": [token]}
+                                               if body.get("return_token_ids") else {})}]}
+                              for n, (token, piece) in enumerate(pieces)]
                     events.append({"id": "chatcmpl-1", "object": "chat.completion.chunk",
                                    "choices": [{"index": 0, "delta": {},
                                                 "finish_reason": "stop"}]})
@@ -280,5 +315,24 @@ class StubServer:
                     if events:
                         events[-1].update(generated_text=text, details=details)
                     return self._stream(events)
+
+            def _bad_openai(self, bad, text, pieces, stream):
+                if bad == "huge":    # 200 KB of text, whatever max_tokens said
+                    text, pieces = "x" * 200_000, [(1, "x" * 1000)] * 200
+                if not stream:
+                    content = None if bad == "null" else text
+                    finish = None if bad == "cut" else "stop"
+                    return self._send(200, {"id": "chatcmpl-1", "object": "chat.completion",
+                                            "choices": [{"index": 0, "finish_reason": finish,
+                                                         "message": {"role": "assistant",
+                                                                     "content": content}}]})
+                events = [{"id": "chatcmpl-1", "object": "chat.completion.chunk",
+                           "choices": [{"index": 0, "delta": {"content": piece},
+                                        "finish_reason": None}]} for _, piece in pieces]
+                if bad == "cut":     # the connection closes mid-answer
+                    return self._stream(events[:max(1, len(events) // 2)])
+                events.append({"id": "chatcmpl-1", "object": "chat.completion.chunk",
+                               "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                return self._stream(events + ["[DONE]"])
 
         return Handler

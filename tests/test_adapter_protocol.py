@@ -9,7 +9,7 @@ import torch
 
 from inference.engine import Engine
 from inference.media import MediaError
-from inference.models import ADAPTERS, adapter_class, create_adapter
+from runners.models import ADAPTERS, adapter_class, create_adapter
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
 from modeltest.tasks import load_samples

@@ -51,8 +51,13 @@ def test_every_report_is_written(runs, model, task):
     assert int(overall["total"]) == 12
     assert float(overall["value"]) == pytest.approx(summary["metrics"]["overall"]["accuracy"],
                                                     abs=1e-4)
+    stderr = summary["metrics"]["overall"]["accuracy_stderr"]
+    low, high = summary["metrics"]["overall"]["accuracy_ci95"]
+    assert stderr is not None and low <= summary["metrics"]["overall"]["accuracy"] <= high
+    assert float(overall["stderr"]) == pytest.approx(stderr, abs=1e-4)
+    assert float(overall["ci95_low"]) == pytest.approx(low, abs=1e-4)
     text = (out / "results" / f"{task}_{model}_result.txt").read_text()
-    assert "N-Shot" in text and "DEMO DATA" in text
+    assert "N-Shot" in text and "DEMO DATA" in text and "95% CI" in text
     lines = (out / "debug" / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 12
     record = json.loads(lines[0])
@@ -66,7 +71,7 @@ def test_every_report_is_written(runs, model, task):
     assert submission.is_file() == (task in ("textvqa", "vqav2"))
     if task == "videobench":
         assert "final_score" in summary["metrics"]["overall"]
-        assert "subsets_not_run" in summary["metrics"]["overall"]
+        assert "subjects_not_run" in summary["metrics"]["overall"]
 
 
 @pytest.mark.parametrize("model", DEMO_MODELS)

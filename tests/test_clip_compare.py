@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from modeltest.scorers.clip_compare import clip_score, compare, paired_bootstrap_ci
+from modeltest.compare.bootstrap import bootstrap_interval
+from modeltest.compare.statistics import compare_paired
+from modeltest.scorers.clip_compare import clip_score, compare
 from modeltest.tasks.captions import load_captions
 from runners.cli import main
 from runners.demo import ensure_asset
@@ -18,13 +20,22 @@ def test_clip_score_and_verdicts():
     assert (result["wins"], result["ties"], result["losses"]) == (2, 1, 1)
     low, high = result["ci95"]
     assert low <= result["mean_difference"] <= high
-    # |0.0375| is above the tolerance, but the paired 95% interval holds 0: no side is better
-    assert low < 0 < high and result["verdict"] == "equivalent"
-    clear = compare([0.30, 0.26, 0.20, 0.12], [0.20, 0.25, 0.10, 0.10], tolerance=0.01)
-    assert clear["ci95"][0] > 0 and clear["verdict"] == "a_better"
-    assert compare([0.2, 0.3], [0.2, 0.3], tolerance=0.01)["verdict"] == "equivalent"
-    assert compare([0.1], [0.3], tolerance=0.01)["verdict"] == "b_better"
-    assert paired_bootstrap_ci([0.5] * 10) == (0.5, 0.5)
+    # |0.0375| is beyond the margin and the paired 95% interval holds 0: neither side is
+    # shown better, and more images would not show them equivalent
+    assert low < 0 < high and result["verdict"] == "not_equivalent"
+    clear = compare([0.30, 0.26, 0.20, 0.12] * 3, [0.20, 0.25, 0.10, 0.10] * 3, tolerance=0.01)
+    assert clear["ci95"][0] > 0 and clear["verdict"] == "worse"      # b against a
+    # the same statistics as runner=compare, on b - a with cosine differences bounded by 2
+    shared = compare_paired([b - a for a, b in zip([0.30, 0.26, 0.20, 0.12] * 3,
+                                                   [0.20, 0.25, 0.10, 0.10] * 3)],
+                            0.01, 1000, 0, bound=2.0)
+    assert clear["delta"] == shared.delta and clear["delta_ci95"] == shared.ci95
+    assert clear["ci95"] == [-shared.ci95_bootstrap[1], -shared.ci95_bootstrap[0]]
+    # two equal images cannot show equivalence; many equal ones can
+    assert compare([0.2, 0.3], [0.2, 0.3], tolerance=0.01)["verdict"] == "inconclusive"
+    assert compare([0.2] * 600, [0.2] * 600, tolerance=0.01)["verdict"] == "equivalent"
+    assert compare([0.1], [0.3], tolerance=0.01)["verdict"] == "inconclusive"
+    assert bootstrap_interval([0.5] * 10, 1000, 0) == (0.5, 0.5)
 
 
 def test_captions_by_full_path_relative_path_or_basename(tmp_path):
@@ -70,7 +81,8 @@ def test_clip_compare_on_the_demo_judge(two_caption_runs, tmp_path):
     assert result["num_images"] == 6 and result["num_compared"] == 5
     assert result["missing_in_b"] == [keys[0]] and result["missing_in_a"] == []
     assert result["truncated_b"] == 1 and result["truncated_a"] == 0
-    assert result["verdict"] in ("a_better", "b_better", "equivalent")
+    assert result["verdict"] in ("equivalent", "better", "worse", "not_equivalent",
+                                 "inconclusive")
     for side in ("a", "b"):
         assert set(result[side]) == {"mean_cosine", "clip_score"}
     assert result["wins"] + result["ties"] + result["losses"] == 5
@@ -83,14 +95,15 @@ def test_clip_compare_on_the_demo_judge(two_caption_runs, tmp_path):
     assert "missing in B: 1 image(s)" in (out / "results" / "clip_compare_result.txt").read_text()
 
 
-def test_same_captions_are_equivalent(two_caption_runs, tmp_path):
+def test_same_captions_need_more_images_to_be_equivalent(two_caption_runs, tmp_path):
     a = two_caption_runs / "a" / "results" / "predict_result.json"
     assert main(["runner=clip_compare", "task=coco_caption", "runner.judge.model=demo",
                  f"runner.predictions_a={a}", f"runner.predictions_b={a}",
                  f"output_dir={tmp_path}"]) == 0
     result = json.loads((tmp_path / "results" / "clip_compare.json").read_text())
-    assert result["mean_difference"] == 0 and result["verdict"] == "equivalent"
-    assert result["ties"] == 6
+    # six identical cosines: no difference, but six images cannot show equivalence
+    assert result["mean_difference"] == 0 and result["verdict"] == "inconclusive"
+    assert result["samples_needed"] == 598 and result["ties"] == 6
     # demo images and the demo judge are said in every report
     assert result["demo_data"] and result["demo_judge"] and len(result["notes"]) == 2
     text = (tmp_path / "results" / "clip_compare_result.txt").read_text()

@@ -7,15 +7,17 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.models import create_adapter
+from runners.models import create_adapter
 from inference.models.base import ModelPathError
 from inference.models.deepseek_vl2 import (TilingSpec, image_token_count,
                                            select_best_resolution, tile_image)
 from inference.requests import Request
 from runners.cli import main
 from runners.demo import ensure_asset
+from conftest import model_config
 
 CANDIDATES = [(384, 384), (384, 768), (768, 384), (768, 768), (1152, 384)]
+
 
 
 @pytest.mark.parametrize("size, expected", [((400, 400), (768, 768)), ((1000, 300), (1152, 384)),
@@ -36,8 +38,8 @@ def test_tiles_and_token_count():
 
 
 def vl2_cfg(path=None):
-    return {"adapter": "deepseek_vl2",
-            "model_path": str(path or ensure_asset("models", "deepseek_vl2"))}
+    return model_config("demo_deepseek_vl2",
+                        model_path=str(path or ensure_asset("models", "deepseek_vl2")))
 
 
 def test_batch_matches_single(tmp_path):

@@ -14,14 +14,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from inference.models import create_adapter
+from runners.models import create_adapter
 from inference.models.base import ModelPathError
 from inference.requests import Request
 from runners.cli import main
+from conftest import model_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 NAMES = ["deepseek_vl2", "deepseek_vl2_small"]
+
+
 
 
 def reference(name: str) -> dict:
@@ -63,7 +66,7 @@ def test_cli_generates_the_recorded_ids(name, task, batch, tmp_path):
 @pytest.fixture(scope="module", params=NAMES)
 def adapter(request):
     return request.param, create_adapter(
-        {"adapter": "deepseek_vl2", "model_path": str(FIXTURES / request.param)}, "cpu",
+        model_config("deepseek_vl2", model_path=str(FIXTURES / request.param)), "cpu",
         torch.float32)
 
 
@@ -153,7 +156,7 @@ def test_moe_routing_matches_the_original_gate(case, fields, tensors):
 def test_unused_original_tensors_are_ignored_and_reported(caplog):
     folder = FIXTURES / "deepseek_vl2"
     with caplog.at_level(logging.WARNING):
-        model = create_adapter({"adapter": "deepseek_vl2", "model_path": str(folder)}, "cpu",
+        model = create_adapter(model_config("deepseek_vl2", model_path=str(folder)), "cpu",
                                torch.float32)
     assert model.ignored_tensors and all(k.startswith("vision.attn_pool.")
                                          for k in model.ignored_tensors)
@@ -174,7 +177,7 @@ def test_a_foreign_tensor_is_refused_by_name(tmp_path):
     index["weight_map"]["language.model.layers.1.mlp.router_bias"] = shard
     (folder / "model.safetensors.index.json").write_text(json.dumps(index))
     with pytest.raises(ModelPathError, match="language.model.layers.1.mlp.router_bias"):
-        create_adapter({"adapter": "deepseek_vl2", "model_path": str(folder)}, "cpu",
+        create_adapter(model_config("deepseek_vl2", model_path=str(folder)), "cpu",
                        torch.float32)
 
 
@@ -185,7 +188,7 @@ def test_bf16_runs_a_batch_with_finite_logits(tmp_path):
                (tmp_path / "debug" / "samples.jsonl").read_text().splitlines()]
     assert records and all(r["error"] is None and r["output_ids"] for r in records)
     for name in NAMES:       # the fixtures' own routing (noaux_tc, greedy) in bf16
-        model = create_adapter({"adapter": "deepseek_vl2", "model_path": str(FIXTURES / name)},
+        model = create_adapter(model_config("deepseek_vl2", model_path=str(FIXTURES / name)),
                                "cpu", torch.bfloat16)
         prepared = [model.prepare(request) for _, request in requests_of(name)[:4]]
         embeddings, mask = model.embed(model.build_inputs(prepared))

@@ -21,6 +21,9 @@ FIXTURE = Path(__file__).parent / "fixtures" / "deepseek_vl"
 RECORDING = json.loads((FIXTURE / "recording.json").read_text())
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "build"))
 from deepseek_vl_weights import build_checkpoint  # noqa: E402
+from conftest import model_config
+
+
 
 
 @pytest.fixture(scope="session")
@@ -69,11 +72,11 @@ def test_fixture_generates_the_original_ids(checkpoint, tmp_path, batch):
 
 
 def test_prompt_and_pixels_match_the_original(checkpoint):
-    from inference.models import create_adapter
-    from inference.models.base import PreparedRequest
+    from runners.models import create_adapter
+    from inference.models.protocol import PreparedRequest
     from inference.requests import Request
 
-    adapter = create_adapter({"adapter": "deepseek_vl", "model_path": str(checkpoint)}, "cpu",
+    adapter = create_adapter(model_config("deepseek_vl", model_path=str(checkpoint)), "cpu",
                              torch.float32)
     for index, sample in enumerate(RECORDING["samples"]):
         image = Image.open(FIXTURE / "images" / sample["image"]).convert("RGB")
@@ -139,11 +142,11 @@ def test_unused_tensors_are_ignored_and_foreign_ones_refused(checkpoint, tmp_pat
 
 
 def test_placeholder_count_must_match_images(checkpoint):
-    from inference.models import create_adapter
-    from inference.models.base import PreparedRequest
+    from runners.models import create_adapter
+    from inference.models.protocol import PreparedRequest
     from inference.requests import Request
 
-    adapter = create_adapter({"adapter": "deepseek_vl", "model_path": str(checkpoint)}, "cpu",
+    adapter = create_adapter(model_config("deepseek_vl", model_path=str(checkpoint)), "cpu",
                              torch.float32)
     image = Image.new("RGB", (32, 32))
     twice = PreparedRequest(Request("0", "<image_placeholder> or <image_placeholder>?"), [image])

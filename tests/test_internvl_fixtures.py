@@ -11,10 +11,12 @@ from PIL import Image
 
 from inference.models.internvl_original import OriginalProcessor, OriginalSettings, load_tokenizer
 from runners.cli import main
+from conftest import model_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 IMAGES = FIXTURES / "internvl_images"
 NAMES = ["internvl2_internlm2", "internvl_chat_v1_5", "internvl_chat_v1_2"]
+
 
 
 def reference(name):
@@ -100,12 +102,13 @@ def test_max_num_defaults_to_the_checkpoint(tmp_path):
 
 
 def _finite_bf16_logits(folder: Path, vision=None):
-    from inference.models import create_adapter
-    from inference.models.base import PreparedRequest
+    from runners.models import create_adapter
+    from inference.models.protocol import PreparedRequest
     from inference.requests import Request
 
-    adapter = create_adapter({"adapter": "internvl", "model_path": str(folder),
-                              "vision": vision or {}}, "cpu", torch.bfloat16)
+    cfg = model_config("internvl", model_path=str(folder))
+    cfg["vision"].update(vision or {})
+    adapter = create_adapter(cfg, "cpu", torch.bfloat16)
     batch = [PreparedRequest(Request(str(i), "what is written here?"),
                              [Image.open(IMAGES / name)]) for i, name in enumerate(["wide.png", "tall.png"])]
     inputs = adapter.build_inputs(batch)

@@ -68,7 +68,9 @@ def test_sigkill_of_mm_run_kills_every_worker(tmp_path):
     process = start_mm_run(out)
     try:
         wait_for_first_batch(process, out)
-        workers = children(process.pid)     # mm_run.sh's process is the launcher (exec)
+        launchers = children(process.pid)   # mm_run.sh waits for the launcher
+        assert len(launchers) == 1
+        workers = children(launchers[0])
         assert len(workers) == 2
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
@@ -91,7 +93,7 @@ def test_ctrl_c_on_mm_run_is_one_line_and_exit_130(tmp_path):
     out = tmp_path / "out"
     process = start_mm_run(out)
     wait_for_first_batch(process, out)
-    workers = children(process.pid)
+    workers = [w for launcher in children(process.pid) for w in [launcher, *children(launcher)]]
     os.killpg(process.pid, signal.SIGINT)       # what Ctrl-C in the terminal does
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-3000:]

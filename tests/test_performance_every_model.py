@@ -4,7 +4,8 @@ import csv
 
 import pytest
 
-from inference.models.base import FirstTokenClock, synchronize
+from inference.device import synchronize
+from inference.models.protocol import FirstTokenClock
 from modeltest.reports.performance_report import (BENCHMARK_COLUMNS, PERFORMANCE_COLUMNS,
                                                   performance_row)
 from runners.cli import main
@@ -26,10 +27,10 @@ def read_csv(path):
 @pytest.mark.parametrize("model", DEMO_MODELS)
 def test_performance_runs_for_every_demo_model(model, tmp_path):
     assert main(["runner=performance", f"model={model}", "runner.batch_sizes=[1,2]",
-                 "runner.max_output_length=4", "runner.warmup=0",
+                 "runner.max_output_length=4", "runner.warmup=0", "runner.repeats=1",
                  f"output_dir={tmp_path}"]) == 0
-    perf = read_csv(tmp_path / f"{model}_performance.csv")
-    bench = read_csv(tmp_path / "benchmark.csv")
+    perf = read_csv(tmp_path / "results" / f"{model}_performance.csv")
+    bench = read_csv(tmp_path / "results" / "benchmark.csv")
     # the seed's columns first, unchanged; added columns after them
     assert list(perf[0])[:len(SEED_PERFORMANCE)] == SEED_PERFORMANCE
     assert list(bench[0])[:len(SEED_BENCHMARK)] == SEED_BENCHMARK

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from omegaconf import OmegaConf
 
 from runners.cli import main
+from conftest import model_config
 
 FIXTURE = Path(__file__).parent / "fixtures" / "qwen2_vl"
 REFERENCE = json.loads((FIXTURE / "reference.json").read_text())
@@ -85,12 +84,10 @@ def test_videos_at_half_fps_generate_the_recorded_ids(tmp_path, batch_size):
 
 @pytest.fixture(scope="module")
 def adapter():
-    from inference.models import create_adapter
+    from runners.models import create_adapter
 
-    cfg = OmegaConf.create(yaml.safe_load((Path(__file__).parents[1] / "conf" / "model"
-                                           / "qwen2_vl.yaml").read_text()))
-    cfg.model_path, cfg.dtype = str(FIXTURE), "fp32"
-    return create_adapter(cfg, "cpu", torch.float32)
+    return create_adapter(model_config("qwen2_vl", model_path=str(FIXTURE), dtype="fp32"),
+                          "cpu", torch.float32)
 
 
 @pytest.mark.parametrize("sample", REFERENCE["samples"], ids=lambda s: s["id"])
@@ -149,13 +146,12 @@ def test_demo_qwen2_vl_runs_in_bf16(tmp_path):
     assert len(records) == 4 and all(r["output_ids"] is not None for r in records)
 
     from runners.demo import ensure_asset
-    from inference.models import create_adapter
+    from runners.models import create_adapter
     from inference.requests import Request
 
-    cfg = OmegaConf.create(yaml.safe_load((Path(__file__).parents[1] / "conf" / "model"
-                                           / "demo_qwen2_vl.yaml").read_text()))
-    cfg.model_path = str(ensure_asset("models", "qwen2_vl"))
-    adapter = create_adapter(cfg, "cpu", torch.bfloat16)
+    adapter = create_adapter(model_config("demo_qwen2_vl",
+                                          model_path=str(ensure_asset("models", "qwen2_vl"))),
+                             "cpu", torch.bfloat16)
     prepared = adapter.prepare(Request("x", "What is this?",
                                        images=[str(FIXTURE / IMAGES[0]["file"])]))
     inputs = adapter.build_inputs([prepared])

@@ -36,12 +36,15 @@ def test_resumed_run_after_a_scorer_change_reports_the_new_scores(tmp_path, monk
     assert main(args) == 0
     assert summary_of(out)["metrics"]["overall"]["accuracy"] == 100.0
     monkeypatch.setitem(scorers.SCORERS, "textvqa", real)
-    assert main(args) == 0          # resumed: nothing generated, scores recomputed
     stored = [json.loads(line) for line in (out / "debug" / "samples.jsonl").open()]
     assert len(stored) == 4 and all(r["score"] == 1.0 for r in stored)   # the old scores
+    assert main(args) == 0          # resumed: nothing generated, scores recomputed
     samples = {s.question_id: s for s in demo_samples("textvqa")}
     expected = 100 * sum(real({}).score(r["cleaned_prediction"], samples[r["question_id"]]).score
                          for r in stored) / 4
+    rescored = [json.loads(line) for line in (out / "debug" / "samples.jsonl").open()]
+    # samples.jsonl holds the scores the reports give
+    assert sum(r["score"] for r in rescored) * 100 / 4 == pytest.approx(expected)
     summary = summary_of(out)
     assert summary["metrics"]["overall"]["accuracy"] == pytest.approx(expected)
     assert expected < 100.0
@@ -200,3 +203,61 @@ def test_gate_runner_refuses_a_summary_without_metric(tmp_path, capsys):
     baseline.write_text("m:\n  coco_caption:\n    clip_score: {min: 1}\n")
     assert main(["runner=gate", f"runner.summary={path}", f"gate.baseline={baseline}"]) == 2
     assert "no metric of its own to gate on" in capsys.readouterr().err
+
+
+def test_a_partial_predictions_file_is_refused_unless_allowed_and_never_passes_a_gate(
+        tmp_path, capsys):
+    import yaml
+
+    samples = demo_samples("textvqa")
+    first = samples[0]
+    predictions = tmp_path / "one.json"
+    predictions.write_text(json.dumps([{"question_id": first.question_id,
+                                        "answer": first.references[0]}]))
+    args = ["runner=score", "task=textvqa", f"runner.predictions={predictions}"]
+    assert main([*args, f"output_dir={tmp_path / 'refused'}"]) == 2
+    err = capsys.readouterr().err
+    assert f"has predictions for 1 of {len(samples)} samples of task textvqa" in err
+    assert "runner.allow_partial=true" in err
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(yaml.safe_dump({"demo_qwen2_vl": {"textvqa": {"accuracy": {"min": 0}}}}))
+    out = tmp_path / "partial"
+    assert main([*args, "runner.allow_partial=true", f"gate.baseline={baseline}",
+                 f"output_dir={out}"]) == 3
+    summary = summary_of(out)
+    assert summary["num_samples"] == 1 and summary["num_task_samples"] == len(samples)
+    assert summary["notes"][0].startswith("PARTIAL: ")
+    text = next((out / "results").glob("*_result.txt")).read_text()
+    assert "- PARTIAL: " in text
+    assert "partial run" in (out / "results" / "gate_summary.md").read_text()
+
+
+def test_duplicate_ids_in_predictions_are_errors_naming_them(tmp_path, capsys):
+    samples = demo_samples("textvqa")
+    answers = [{"question_id": s.question_id, "answer": "x"} for s in samples]
+    answers.append({"question_id": samples[3].question_id, "answer": "y"})
+    official = tmp_path / "dup.json"
+    official.write_text(json.dumps(answers))
+    assert main(["runner=score", "task=textvqa", f"runner.predictions={official}",
+                 f"output_dir={tmp_path / 'a'}"]) == 2
+    assert f"duplicate question_id(s) {samples[3].question_id}" in capsys.readouterr().err
+    lines = tmp_path / "dup.jsonl"
+    lines.write_text("".join(json.dumps({"question_id": s.question_id, "prediction": "x"}) + "\n"
+                             for s in [*samples, samples[5]]))
+    assert main(["runner=score", "task=textvqa", f"runner.predictions={lines}",
+                 f"output_dir={tmp_path / 'b'}"]) == 2
+    assert f"duplicate question_id(s) {samples[5].question_id} ({lines}:13)" \
+        in capsys.readouterr().err
+
+
+def test_question_id_prediction_lines_rescore_like_a_samples_file(tmp_path):
+    samples = demo_samples("vqav2")
+    lines = tmp_path / "answers.jsonl"
+    lines.write_text("".join(json.dumps({"question_id": s.question_id,
+                                         "prediction": s.references[0]}) + "\n"
+                             for s in samples))
+    out = tmp_path / "out"
+    assert main(["runner=score", "task=vqav2", f"runner.predictions={lines}",
+                 f"output_dir={out}"]) == 0
+    assert summary_of(out)["partial"] is None
+    assert summary_of(out)["metrics"]["overall"]["accuracy"] > 50

@@ -5,7 +5,7 @@ from modeltest.samples import Sample
 from modeltest.scorers import get_scorer
 from modeltest.scorers.aggregate import aggregate
 from modeltest.scorers.choice_extraction import extract_choice, read_choice
-from modeltest.scorers.videobench import group_scores
+from modeltest.scorers.aggregate import group_scores
 
 CHOICES = {"A": "a dog running", "B": "a cat sleeping", "C": "red car", "D": "dark red car"}
 
@@ -43,7 +43,7 @@ def test_option_text_with_a_period_and_other_case():
 
 def test_similarity_fallback_is_optional_and_counted_separately():
     sample = Sample("q1", "MSVD", "p", choices=CHOICES, references=["B"])
-    strict, similar = get_scorer("videobench"), get_scorer("videobench",
+    strict, similar = get_scorer("choice"), get_scorer("choice",
                                                            {"choice_fallback": "similarity"})
     assert strict.variant == "strict" and similar.variant.startswith("similarity")
     answers = ["B", "the cat is sleeping", "a cat sleeping", "no idea", "C"]
@@ -65,11 +65,11 @@ def test_similarity_fallback_is_optional_and_counted_separately():
     assert read_choice("red", {"A": "red car", "B": "red bus"}, "similarity") == (None, None)
     assert read_choice("red", CHOICES, "similarity") == ("C", "similarity")
     with pytest.raises(KeyError, match="choice_fallback"):
-        get_scorer("videobench", {"choice_fallback": "judge"})
+        get_scorer("choice", {"choice_fallback": "judge"})
 
 
 def test_unparsed_answers_are_wrong_and_counted():
-    scorer = get_scorer("videobench")
+    scorer = get_scorer("choice")
     sample = Sample("q1", "MSVD", "p", choices=CHOICES, references=["B"])
     records = []
     for answer in ["B", "A man is walking", "", "C"]:
@@ -82,10 +82,16 @@ def test_unparsed_answers_are_wrong_and_counted():
     assert metrics["overall"]["accuracy"] == pytest.approx(25.0)
 
 
+def videobench_groups():
+    """The groups and weights as conf/task/videobench.yaml declares them."""
+    from runners.config import compose, to_container
+    return to_container(compose(["task=videobench"]))["task"]["aggregation"]["groups"]
+
+
 def test_group_weights_and_final_score():
     accuracy = {"ActivityNet": 40.0, "MOT": 100.0, "TVQA": 50.0, "Driving-exam": 20.0,
                 "SQA3D": 80.0}
-    result = group_scores(accuracy)
+    result = group_scores(accuracy, videobench_groups())
     # MOT and Driving-exam weigh 0.5
     assert result["groups"]["Video-exclusive understanding"] == pytest.approx((40 + 50) / 1.5)
     assert result["groups"]["Prior-knowledge question answering"] == pytest.approx(50.0)
@@ -96,6 +102,6 @@ def test_group_weights_and_final_score():
 
 
 def test_final_score_averages_only_the_groups_run():
-    result = group_scores({"MSVD": 60.0, "TGIF": 40.0})
+    result = group_scores({"MSVD": 60.0, "TGIF": 40.0}, videobench_groups())
     assert list(result["groups"]) == ["Video-exclusive understanding"]
     assert result["final"] == pytest.approx(50.0)

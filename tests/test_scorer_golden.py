@@ -11,7 +11,14 @@ import pytest
 
 from modeltest.samples import Sample
 from modeltest.scorers import get_scorer
-from modeltest.tasks.videobench import format_prompt
+from modeltest.tasks.document import Document
+from modeltest.tasks.prompt import render_prompt
+from modeltest.tasks.videobench import prompt_fields
+
+
+def format_prompt(template, question, choices):
+    """The prompt the videobench task builds for one question (its prompt hook included)."""
+    return render_prompt(template, Document("q", question, choices=choices), prompt_fields)
 
 GOLDEN = Path(__file__).parent / "golden"
 

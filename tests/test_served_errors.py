@@ -92,16 +92,18 @@ def test_500_mid_run_keeps_finished_samples_and_a_rerun_sends_only_the_rest(api,
         code = main(args(stub.url, tmp_path, "runtime.concurrency=1", "model.retries=2",
                          api=api))
         first_run = list(stub.requests)
-    assert code == 4
-    err = error_line(capsys)
-    assert "HTTP 500" in err and stub.url in err and "after 2 retries" in err
-    done = records(tmp_path)
-    # batches of 4 x concurrency: the first batch of 4 finished; the failing batch's
-    # answered samples are kept too, its unanswered ones are not recorded
-    assert len(done) == 5 and all(r["error"] is None for r in done)
-    with StubServer(api, echo_backend) as healthy:
-        assert main(args(healthy.url, tmp_path, "runtime.concurrency=1", api=api)) == 0
-        second_run = list(healthy.requests)
+        assert code == 4
+        err = error_line(capsys)
+        assert "HTTP 500" in err and stub.url in err and "after 2 retries" in err
+        done = records(tmp_path)
+        # batches of 4 x concurrency: the first batch of 4 finished; the failing batch's
+        # answered samples are kept too, its unanswered ones are not recorded
+        assert len(done) == 5 and all(r["error"] is None for r in done)
+        # the same endpoint, healthy again (another endpoint is another run identity)
+        stub.fail_after = None
+        stub.requests.clear()
+        assert main(args(stub.url, tmp_path, "runtime.concurrency=1", api=api)) == 0
+        second_run = list(stub.requests)
     assert len(second_run) == 1 + 7            # the warm-up, then only the 7 left
     assert len(resent(done, first_run)) == 5      # the check sees a resend when there is one
     assert not resent(done, second_run[1:])

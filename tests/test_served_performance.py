@@ -20,7 +20,7 @@ def test_served_performance_sweep(tmp_path):
                      f"output_dir={tmp_path}"]) == 0
         body = stub.requests[-1]
     assert body["ignore_eos"] is True and body["max_tokens"] == 3 and body["stream"] is True
-    folder = tmp_path
+    folder = tmp_path / "results"
     with open(folder / "served_performance.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["batch"]) for r in rows] == [1, 3]

@@ -15,10 +15,12 @@ import torch.multiprocessing as mp
 import inference.sharded_loading as sharded_loading
 from inference.safetensors_reader import SafetensorsFolder, Slicing
 from inference.tensor_parallel import local_slice
+from conftest import model_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INTERNVL = FIXTURES / "internvl2_internlm2"
 VL2 = FIXTURES / "deepseek_vl2"
+
 
 
 def watch_fill(monkeypatch) -> list[dict]:
@@ -59,7 +61,7 @@ def test_deepseek_vl2_is_built_empty_in_its_dtype(monkeypatch, dtype):
 
 
 def test_vlmo_is_built_empty_and_reads_a_memory_mapped_checkpoint(monkeypatch):
-    from inference.models import create_adapter
+    from runners.models import create_adapter
     from inference.models import vlmo
     from runners.demo import ensure_asset
 
@@ -73,9 +75,9 @@ def test_vlmo_is_built_empty_and_reads_a_memory_mapped_checkpoint(monkeypatch):
         return state, is_mapped
 
     monkeypatch.setattr(vlmo, "read_checkpoint", read_noting)
-    adapter = create_adapter({"adapter": "vlmo", "model_path": str(ensure_asset("models", "vlmo")),
-                              "vlmo": {"image_size": 64, "max_text_len": 40}}, "cpu",
-                             torch.bfloat16)
+    adapter = create_adapter(model_config("demo_vlmo",
+                                          model_path=str(ensure_asset("models", "vlmo"))),
+                             "cpu", torch.bfloat16)
     assert calls == [{"all_meta": True, "dtypes": {torch.bfloat16}}]
     assert mapped == [True]
     # the parameters own their memory: none is a view into the mapped file

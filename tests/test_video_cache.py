@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
-from omegaconf import OmegaConf
 
 from inference import media
 from inference.engine import length_buckets
@@ -19,6 +17,7 @@ from inference.models import qwen2_vl
 from inference.requests import Request
 from inference.video_cache import CACHE, VideoCache
 from runners.cli import main
+from conftest import model_config
 
 FIXTURE = Path(__file__).parent / "fixtures" / "qwen2_vl"
 VIDEOS = ["vid_160x120_3s.mp4", "vid_112x200_22s.mp4"]
@@ -156,12 +155,10 @@ def test_buckets_follow_the_estimate_not_the_characters():
 
 @pytest.fixture(scope="module")
 def adapter():
-    from inference.models import create_adapter
+    from runners.models import create_adapter
 
-    cfg = OmegaConf.create(yaml.safe_load((Path(__file__).parents[1] / "conf" / "model"
-                                           / "qwen2_vl.yaml").read_text()))
-    cfg.model_path, cfg.dtype = str(FIXTURE), "fp32"
-    return create_adapter(cfg, "cpu", torch.float32)
+    return create_adapter(model_config("qwen2_vl", model_path=str(FIXTURE), dtype="fp32"),
+                          "cpu", torch.float32)
 
 
 @pytest.mark.parametrize("name", ["img_30x20.png", "img_350x238.png", "img_90x400.png",

@@ -7,16 +7,18 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.models import create_adapter
+from runners.models import create_adapter
 from inference.models.base import ModelPathError
 from inference.requests import Request
 from runners.cli import main
 from runners.demo import ensure_asset
+from conftest import model_config
+
 
 
 def demo_cfg(**extra):
-    return {"adapter": "vlmo", "model_path": str(ensure_asset("models", "vlmo")),
-            "vlmo": {"image_size": 64, "max_text_len": 40}, **extra}
+    return model_config("demo_vlmo", **{"model_path": str(ensure_asset("models", "vlmo")),
+                                        **extra})
 
 
 def test_sizes_are_read_off_the_tensors():

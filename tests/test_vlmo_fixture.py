@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from inference.models import create_adapter
+from runners.models import create_adapter
 from inference.models.base import ModelPathError
 from inference.requests import Request
 from runners.cli import main
@@ -25,12 +25,15 @@ from runners.cli import main
 FIXTURE = Path(__file__).parent / "fixtures" / "vlmo"
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "build"))
 import vlmo_weights  # noqa: E402
+from conftest import model_config
 
 RECORDED = json.loads((FIXTURE / "records.json").read_text())
 RECORDS = {r["question_id"]: r for r in RECORDED["records"]}
 ANSWERS = [json.loads(line)["answer"] for line in
            (FIXTURE / "answer2label.txt").read_text().splitlines()]
 LOGIT_TOLERANCE = 1e-5
+
+
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +44,7 @@ def vlmo_model_dir(tmp_path_factory):
 
 
 def fixture_cfg(folder, **extra):
-    return {"adapter": "vlmo", "model_path": str(folder), "dtype": "fp32",
-            "vlmo": {"image_size": 480, "max_text_len": 40}, **extra}
+    return model_config("vlmo", model_path=str(folder), dtype="fp32", **extra)
 
 
 def cli_args(folder, out, batch_size, *extra):

@@ -8,11 +8,11 @@ from typing import Any
 
 import torch
 
+from inference.fingerprints import batch_fingerprints
+from inference.generation import hf_generate_kwargs, resolve_generation, stop_ids, \
+    token_ids_only
 from inference.media import load_image, load_video_frames
-# Generation, PreparedRequest, FirstTokenClock and synchronize live in protocol.py; imported
-# here too, where callers have always found them
-from inference.models.protocol import (FirstTokenClock, Generation, ModelAdapter,  # noqa: F401
-                                       PreparedRequest, synchronize)
+from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
 from inference.sharded_loading import load_transformers_model
 from inference.tensor_parallel import shard_model
@@ -65,7 +65,7 @@ class ImageTextAdapter(ModelAdapter):
     @staticmethod
     def check(model_cfg) -> None:
         """Fail early, before any model loads, when the checkpoint folder is unusable."""
-        check_model_path(model_cfg.get("model_path"))
+        check_model_path(model_cfg["model_path"])
 
     def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
         from transformers.utils import logging as hf_logging
@@ -74,8 +74,8 @@ class ImageTextAdapter(ModelAdapter):
 
         self.cfg = model_cfg
         self.device = device
-        path = check_model_path(model_cfg.get("model_path"))
-        trust = bool(model_cfg.get("trust_remote_code", False))
+        path = check_model_path(model_cfg["model_path"])
+        trust = bool(model_cfg["trust_remote_code"])
         if trust:
             log.warning("trust_remote_code is true: Python code shipped with %s will run", path)
         self.tp_mesh = tp_mesh
@@ -86,12 +86,16 @@ class ImageTextAdapter(ModelAdapter):
             shard_model(self.model, tp_mesh)
             self.model = self.model.to(device)
         self.model = self.model.eval()
+        # the checkpoint's generation_config.json reaches generate() only through
+        # model.generation (inference/generation.py): its token ids are kept, nothing else
+        self.generation = resolve_generation(model_cfg)
+        self.model.generation_config = token_ids_only(self.model.generation_config)
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
-        vision = model_cfg.get("vision") or {}
-        self.fps = float(vision.get("fps", 0.5))
-        self.max_frames = int(vision.get("max_frames", 8))
-        self.processor_kwargs = self._processor_kwargs(vision)
+        vision_cfg = model_cfg["vision"]
+        self.fps = float(vision_cfg["fps"])
+        self.max_frames = int(vision_cfg["max_frames"])
+        self.processor_kwargs = self._processor_kwargs(vision_cfg)
 
     # -- hooks a family may change ------------------------------------------------------
     def _load(self, path: Path, dtype: torch.dtype, trust: bool, model_cfg):
@@ -234,37 +238,50 @@ class ImageTextAdapter(ModelAdapter):
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         clock.inputs_on_device()
-        # synced_gpus off: tensor-parallel ranks see identical logits and stop together, and
-        # data-parallel groups must not wait on each other's decode steps.
-        generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                          logits_processor=[clock.first_token], synced_gpus=False)
-        if ignore_eos:   # performance runs: always produce max_new_tokens
-            generation.update(min_new_tokens=max_new_tokens)
+        generation = hf_generate_kwargs(self.generation, max_new_tokens, ignore_eos,
+                                        clock.logits_processors(),
+                                        self.model.generation_config.eos_token_id,
+                                        self.decoding_copy(self.tokenizer),
+                                        inputs.get("attention_mask"))
         output = self.model.generate(**inputs, **generation)
         clock.finish()
         prompt_len = inputs["input_ids"].shape[1]
         texts, counts, ids = [], [], []
-        eos = self.model.generation_config.eos_token_id
+        eos = stop_ids(self.generation, self.model.generation_config.eos_token_id)
         decoder = self.decoding_copy(self.tokenizer)
         for row in output[:, prompt_len:].tolist():
             kept = self._trim_padding(row)
             counts.append(len(kept))
             texts.append(decoder.decode(kept, skip_special_tokens=False))
             ids.append(cut_at_eos(kept, eos))
-        return Generation(texts, counts, prompt_len, steps=int(output.shape[1] - prompt_len),
-                          output_ids=ids, text_len=self._text_len(inputs), **clock.timings())
+        steps = int(output.shape[1] - prompt_len)
+        return Generation(texts, counts, prompt_len, steps=steps, output_ids=ids,
+                          text_len=self._text_len(inputs),
+                          top_logprobs=clock.row_logprobs(ids, steps), **clock.timings())
+
+    def _vision_token_ids(self) -> set[int]:
+        config = getattr(self.model, "config", None)
+        tokens = (getattr(config, name, None)
+                  for name in ("image_token_id", "video_token_id", "image_token_index"))
+        return {token for token in tokens if isinstance(token, int)}
 
     def _text_len(self, inputs) -> int:
         """Text tokens of the longest row: attended tokens that are not image/video tokens."""
         ids = inputs["input_ids"]
         mask = inputs.get("attention_mask")
         kept = mask.bool() if mask is not None else torch.ones_like(ids, dtype=torch.bool)
-        config = getattr(self.model, "config", None)
-        for name in ("image_token_id", "video_token_id", "image_token_index"):
-            token = getattr(config, name, None)
-            if isinstance(token, int):
-                kept &= ids != token
+        for token in self._vision_token_ids():
+            kept &= ids != token
         return int(kept.sum(dim=1).max()) if ids.numel() else 0
+
+    def input_fingerprints(self, batch: list[PreparedRequest], inputs) -> list[dict]:
+        """From the processor's batch: prompt ids per row and each row's pixel tensors."""
+        native = self.video_mode == "native"
+        images = [len(p.images) + (len(p.video_frames) if p.video_frames is not None
+                                   and not native else 0) for p in batch]
+        videos = [int(p.video_frames is not None and native) for p in batch]
+        return batch_fingerprints([p.media() for p in batch], inputs, self._vision_token_ids(),
+                                  images, videos)
 
     def _trim_padding(self, ids: list[int]) -> list[int]:
         return trim_padding(ids, self.tokenizer.pad_token_id)

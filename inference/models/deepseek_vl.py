@@ -2,7 +2,8 @@
 layout converted at load time. Video frames become images: the model has no video input."""
 from __future__ import annotations
 
-from inference.models.base import ImageTextAdapter, PreparedRequest
+from inference.models.base import ImageTextAdapter
+from inference.models.protocol import PreparedRequest
 from inference.models.deepseek_vl_original import IMAGE_TAG, is_original_layout, load_original
 
 
@@ -28,9 +29,10 @@ class DeepseekVLAdapter(ImageTextAdapter):
                              f"for {images} images")
         return [{"type": "text", "text": text}]
 
-    def build_inputs(self, batch):
-        inputs = super().build_inputs(batch)
-        # generate() casts pixel_values to the model dtype; the SAM tower's input too
+    def _generate(self, batch, inputs, max_new_tokens, ignore_eos, clock):
+        # generate() casts pixel_values to the model dtype; the SAM tower's input too (here
+        # rather than in build_inputs, so that the input fingerprint hashes what the processor
+        # produced, the same in fp32 and bf16)
         if "high_res_pixel_values" in inputs:
             inputs["high_res_pixel_values"] = inputs["high_res_pixel_values"].to(self.model.dtype)
-        return inputs
+        return super()._generate(batch, inputs, max_new_tokens, ignore_eos, clock)

@@ -30,6 +30,9 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
+from inference.fingerprints import decoded_media, hash_tensors, prompt_fields
+from inference.generation import hf_generate_kwargs, resolve_generation, stop_ids, \
+    token_ids_only
 from inference.media import load_image, load_video_frames
 from inference.models.timm_siglip import convert_timm_siglip
 from inference.models.base import ModelPathError, check_model_path, cut_at_eos, trim_padding
@@ -537,16 +540,20 @@ class DeepseekVL2Adapter(ModelAdapter):
 
     @staticmethod
     def check(model_cfg) -> None:
-        check_model_path(model_cfg.get("model_path"))
+        check_model_path(model_cfg["model_path"])
 
     def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
-        folder = check_model_path(model_cfg.get("model_path"))
+        folder = check_model_path(model_cfg["model_path"])
         self.cfg_path = folder
         self.model, self.tokenizer, self.spec = load_original(folder, dtype, device, tp_mesh)
         self.ignored_tensors = self.model.ignored_tensors
-        vision = model_cfg.get("vision") or {}
-        self.fps = float(vision.get("fps", 0.5))
-        self.max_frames = int(vision.get("max_frames", 4))
+        # nothing of a generation_config.json reaches generate() but through model.generation
+        self.generation = resolve_generation(model_cfg)
+        language = self.model.language
+        language.generation_config = token_ids_only(language.generation_config)
+        vision_cfg = model_cfg["vision"]
+        self.fps = float(vision_cfg["fps"])
+        self.max_frames = int(vision_cfg["max_frames"])
         self.device, self.dtype = device, dtype
         self.image_token_id = self.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \
@@ -563,8 +570,10 @@ class DeepseekVL2Adapter(ModelAdapter):
 
     def prepare(self, request: Request) -> PreparedVL2:
         images = [load_image(p) for p in request.images]
-        if request.video:
-            images += load_video_frames(request.video, self.fps, self.max_frames)
+        frames = load_video_frames(request.video, self.fps, self.max_frames) \
+            if request.video else None
+        decoded = decoded_media(images, frames)
+        images += frames or []
         placeholders = request.text.count(IMAGE_TOKEN)
         if placeholders and placeholders != len(images):
             raise ValueError(f"the question holds {placeholders} {IMAGE_TOKEN} placeholders for "
@@ -574,7 +583,7 @@ class DeepseekVL2Adapter(ModelAdapter):
         for image in images:
             tiles, columns, rows = tile_image(image, self.spec, cropping)
             tiled.append((self._pixels(tiles), columns, rows))
-        return PreparedVL2(request, images, None, tiled)
+        return PreparedVL2(request, images, None, decoded, tiled)
 
     def _prompt_ids(self, prepared: PreparedVL2) -> list[int]:
         """<bos><|User|>: <image>\\n...{text}\\n\\n<|Assistant|>: with image tokens expanded;
@@ -640,6 +649,12 @@ class DeepseekVL2Adapter(ModelAdapter):
         save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
                   str(folder / "model.safetensors"), metadata={"format": "pt"})
 
+    def input_fingerprints(self, batch: list[PreparedVL2], inputs: VL2Inputs) -> list[dict]:
+        """Prompt ids and the tile pixels of each row."""
+        return [{**p.media(), **prompt_fields(ids, {self.image_token_id}),
+                 "pixel_sha256": hash_tensors([pixels for pixels, _, _ in tiles])}
+                for p, ids, tiles in zip(batch, inputs.prompt_ids, inputs.tiles)]
+
     def embed(self, inputs: VL2Inputs) -> tuple[torch.Tensor, torch.Tensor]:
         """Left-padded input embeddings with image features in place, and the mask."""
         return self._embed(self._tiles_on_device(inputs), inputs.prompt_ids)
@@ -679,13 +694,11 @@ class DeepseekVL2Adapter(ModelAdapter):
         tiles = self._tiles_on_device(inputs)
         clock.inputs_on_device()
         embeddings, mask = self._embed(tiles, inputs.prompt_ids)
-        generation = dict(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                          pad_token_id=self.pad_id, eos_token_id=self.tokenizer.eos_token_id,
-                          synced_gpus=False, logits_processor=[clock.first_token])
-        if ignore_eos:
-            generation.update(min_new_tokens=max_new_tokens)
+        generation = hf_generate_kwargs(self.generation, max_new_tokens, ignore_eos,
+                                        clock.logits_processors(), self.tokenizer.eos_token_id,
+                                        self.decoding_copy(self.tokenizer))
         output = self.model.language.generate(inputs_embeds=embeddings, attention_mask=mask,
-                                              **generation)
+                                              pad_token_id=self.pad_id, **generation)
         clock.finish()
         texts, counts, ids = [], [], []
         decoder = self.decoding_copy(self.tokenizer)
@@ -693,8 +706,10 @@ class DeepseekVL2Adapter(ModelAdapter):
             row = trim_padding(row, self.pad_id)
             counts.append(len(row))
             texts.append(decoder.decode(row, skip_special_tokens=False))
-            ids.append(cut_at_eos(row, self.tokenizer.eos_token_id))
+            ids.append(cut_at_eos(row, stop_ids(self.generation, self.tokenizer.eos_token_id)))
         text_len = max((sum(t != self.image_token_id for t in p) for p in inputs.prompt_ids),
                        default=0)
         return Generation(texts, counts, embeddings.shape[1], steps=int(output.shape[1]),
-                          output_ids=ids, text_len=int(text_len), **clock.timings())
+                          output_ids=ids, text_len=int(text_len),
+                          top_logprobs=clock.row_logprobs(ids, int(output.shape[1])),
+                          **clock.timings())

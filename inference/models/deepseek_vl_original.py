@@ -87,17 +87,17 @@ def convert_config(raw: dict, shapes: dict[str, tuple], image_token_id: int):
     if concat != "tuple":
         raise ValueError(f"vision_config.params.concat_type={concat!r}: only 'tuple' (the "
                          "published checkpoints' value) is supported")
-    low_cfg, high_cfg = params.get("low_res_cfg", {}), params.get("high_res_cfg", {})
+    low_res_config, high_res_config = params.get("low_res_cfg", {}), params.get("high_res_cfg", {})
     low_width = shapes[LOW + "patch_embed.proj.weight"][0]
     low_patch = shapes[LOW + "patch_embed.proj.weight"][-1]
     vision = dict(model_type="siglip_vision_model", hidden_size=low_width,
                   intermediate_size=shapes[LOW + "blocks.0.mlp.fc1.weight"][0],
                   num_hidden_layers=_count_blocks(shapes, LOW),
                   num_attention_heads=max(1, low_width // HEAD_DIM),
-                  image_size=int(low_cfg.get("image_size", 384)), patch_size=low_patch,
+                  image_size=int(low_res_config.get("image_size", 384)), patch_size=low_patch,
                   hidden_act=TIMM_SIGLIP_ACT, layer_norm_eps=1e-6, vision_use_head=False)
     high_width = shapes[HIGH + "patch_embed.proj.weight"][0]
-    high_size = int(high_cfg.get("image_size", 1024))
+    high_size = int(high_res_config.get("image_size", 1024))
     high_patch = shapes[HIGH + "patch_embed.proj.weight"][-1]
     grid = high_size // high_patch
     layers = _count_blocks(shapes, HIGH)
@@ -162,8 +162,8 @@ class HybridImageProcessor:
     hybrid tower then feeds that to SAM (normalised with the high-res mean/std) and, resized
     bilinear with antialiasing to the low-res size, to SigLIP (low-res mean/std)."""
 
-    def __init__(self, preprocessor: dict, low_cfg: dict, high_cfg: dict):
-        self.size = int(preprocessor.get("image_size", high_cfg.get("image_size", 1024)))
+    def __init__(self, preprocessor: dict, low_res_config: dict, high_res_config: dict):
+        self.size = int(preprocessor.get("image_size", high_res_config.get("image_size", 1024)))
         self.min_size = int(preprocessor.get("min_size", 14))
         self.rescale = float(preprocessor.get("rescale_factor", 1 / 255))
         self.do_normalize = bool(preprocessor.get("do_normalize", True))
@@ -171,9 +171,9 @@ class HybridImageProcessor:
         self.std = preprocessor.get("image_std")
         self.background = (tuple(int(x * 255) for x in self.mean) if self.mean is not None
                            else (127, 127, 127))
-        self.low_size = int(low_cfg.get("image_size", 384))
-        self.high_norm = self._norm(high_cfg)
-        self.low_norm = self._norm(low_cfg)
+        self.low_size = int(low_res_config.get("image_size", 384))
+        self.high_norm = self._norm(high_res_config)
+        self.low_norm = self._norm(low_res_config)
 
     @staticmethod
     def _norm(cfg):
@@ -290,18 +290,18 @@ def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
     from inference.tensor_parallel import TPGroup, shard_model
 
     raw = json.loads((folder / "config.json").read_text())
-    processor_cfg = _read_json(folder / "processor_config.json")
-    image_tag = processor_cfg.get("image_tag", IMAGE_TAG)
+    processor_config = _read_json(folder / "processor_config.json")
+    image_tag = processor_config.get("image_tag", IMAGE_TAG)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     if tokenizer.convert_tokens_to_ids(image_tag) in (None, tokenizer.unk_token_id):
         tokenizer.add_special_tokens({"additional_special_tokens": [image_tag]})
     if tokenizer.pad_token is None:     # the original pads (and stops) with EOS
         tokenizer.pad_token = tokenizer.eos_token
-    if processor_cfg.get("add_special_token"):
+    if processor_config.get("add_special_token"):
         raise ValueError(f"{folder}/processor_config.json: add_special_token=true is not supported")
-    if processor_cfg.get("sft_format", "deepseek") != "deepseek":
+    if processor_config.get("sft_format", "deepseek") != "deepseek":
         raise ValueError(f"{folder}/processor_config.json: sft_format="
-                         f"{processor_cfg['sft_format']!r} is not supported (only 'deepseek')")
+                         f"{processor_config['sft_format']!r} is not supported (only 'deepseek')")
     config = convert_config(raw, tensor_shapes(folder), tokenizer.convert_tokens_to_ids(image_tag))
     with parameters_on_meta():
         model = DeepseekVLHybridForConditionalGeneration._from_config(config, dtype=dtype)
@@ -330,6 +330,6 @@ def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
     images = HybridImageProcessor(_read_json(folder / "preprocessor_config.json"),
                                   params.get("low_res_cfg", {}), params.get("high_res_cfg", {}))
     grid = config.vision_config.image_size // config.vision_config.patch_size
-    tokens = int(processor_cfg.get("num_image_tokens", grid * grid))
+    tokens = int(processor_config.get("num_image_tokens", grid * grid))
     processor = DeepseekVLProcessor(tokenizer, images, tokens, image_tag)
     return processor, model.eval()

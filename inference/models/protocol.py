@@ -11,6 +11,10 @@ The life of a batch, and which thread runs each step:
                                   main thread: copy to the device, run the model (builds the
                                   inputs itself when none are given)
     estimate_input_length(request), close(), run_stats()
+    input_fingerprints(batch, inputs) per row, what the model was given (inference.fingerprints);
+                                  computed in build, after the timed build_inputs
+    set_logprobs(k)               record the top-k log-probabilities of every generated step
+                                  (inference.logprobs; the clock carries the recorder)
 
 Training (runner=train) goes through the same prepare(), so the model is trained on the
 prompt and pixels evaluation gives it:
@@ -40,16 +44,10 @@ from typing import Any
 
 import torch
 
+from inference.device import synchronize
+from inference.fingerprints import decoded_media
+from inference.logprobs import StepLogprobs, steps_per_row
 from inference.requests import Request
-
-
-def synchronize(device: str | None) -> None:
-    """Wait for the device's queued kernels (CUDA/NPU run asynchronously); no-op on CPU."""
-    device = str(device or "")
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    elif device.startswith("npu"):
-        torch.npu.synchronize()
 
 
 class FirstTokenClock:
@@ -74,6 +72,13 @@ class PreparedRequest:
     request: Request
     images: list = field(default_factory=list)
     video_frames: list | None = None
+    # image_sizes / video_frames as decoded from the files, for the input fingerprint; a
+    # family that resizes in prepare() notes them first (else taken from images/video_frames)
+    decoded: dict | None = None
+
+    def media(self) -> dict:
+        return self.decoded if self.decoded is not None \
+            else decoded_media(self.images, self.video_frames)
 
 
 @dataclass
@@ -81,6 +86,7 @@ class BuiltInputs:
     """What `build_inputs` returned for a batch (CPU tensors), and the seconds it took."""
     value: Any
     seconds: float = 0.0
+    fingerprints: list[dict] | None = None     # per row (inference.fingerprints)
 
 
 @dataclass
@@ -100,6 +106,10 @@ class Generation:
     # device) before the model runs: prefill is first_token_time - preprocess_time
     preprocess_time: float = 0.0
     text_len: int = 0                 # text tokens of the longest row (no image/pad tokens)
+    # per row: what the model was given (inference.fingerprints), and with runtime.logprobs
+    # the top-k [token, log-prob] of each of its steps (inference.logprobs)
+    input_fingerprints: list[dict] | None = None
+    top_logprobs: list | None = None
 
     # -- per row (a batch shares its timings and succeeds or fails as one; a served model's
     # requests have their own: ServedGeneration) ------------------------------------------
@@ -123,13 +133,26 @@ class GenerationClock:
     unused: its first token is its end), and calls `finish()` when the output exists.
     """
 
-    def __init__(self, device: str | None, built_seconds: float = 0.0):
+    def __init__(self, device: str | None, built_seconds: float = 0.0, logprobs: int = 0):
         self.device = device
         self.built_seconds = float(built_seconds)
         self.first_token = FirstTokenClock(device)
+        # runtime.logprobs: the recorder rides with the clock, the one object every family's
+        # generate already passes to the model as logits processors
+        self.step_logprobs = StepLogprobs(logprobs) if logprobs else None
         self.start = time.perf_counter()
         self.ready: float | None = None
         self.end: float | None = None
+
+    def logits_processors(self) -> list:
+        """What a family passes to transformers' generate as `logits_processor`."""
+        return [self.first_token] + ([self.step_logprobs] if self.step_logprobs else [])
+
+    def row_logprobs(self, output_ids: list[list[int]], steps: int) -> list | None:
+        """Each row's recorded steps, or None when runtime.logprobs is off."""
+        if self.step_logprobs is None:
+            return None
+        return self.step_logprobs.rows(steps_per_row(output_ids, steps))
 
     def inputs_on_device(self) -> None:
         synchronize(self.device)
@@ -161,6 +184,9 @@ class ModelAdapter(ABC):
     # None: runtime.batch_size
     requests_per_batch: int | None = None
     device: str | None = None         # where the model runs (None: not in this process)
+    logprobs: int = 0                 # runtime.logprobs: top-k per generated step (0: off)
+    # a classifier answers with its best label (VLMo): no model.generation setting applies
+    classifier = False
 
     @staticmethod
     @abstractmethod
@@ -186,13 +212,24 @@ class ModelAdapter(ABC):
         """Copy `inputs` (build_inputs' value) to the device and run the model, calling the
         clock's `inputs_on_device()` and `finish()`; the timings come from `clock.timings()`."""
 
+    def input_fingerprints(self, batch: list[PreparedRequest], inputs: Any) -> list[dict] | None:
+        """Per row, what the model is given (inference.fingerprints); None when the family
+        cannot say. Called with build_inputs' value, before generation touches it."""
+        return None
+
+    def set_logprobs(self, k: int) -> None:
+        """Record the top-k log-probabilities of every generated step (0: off)."""
+        self.logprobs = int(k)
+
     # -- what callers use -------------------------------------------------------------------
     def build(self, batch: list[PreparedRequest]) -> BuiltInputs:
-        """build_inputs, timed; one at a time per adapter (any thread)."""
+        """build_inputs, timed, then the input fingerprints (not timed); one at a time per
+        adapter (any thread)."""
         with self._build_lock():
             start = time.perf_counter()
             value = self.build_inputs(batch)
-            return BuiltInputs(value, time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            return BuiltInputs(value, seconds, self.input_fingerprints(batch, value))
 
     @torch.inference_mode()
     def generate(self, batch: list[PreparedRequest], max_new_tokens: int,
@@ -201,14 +238,32 @@ class ModelAdapter(ABC):
         (built here when not given). `ignore_eos`: always produce max_new_tokens."""
         if inputs is None:
             inputs = self.build(batch)
-        clock = GenerationClock(self.device, inputs.seconds)
-        return self._generate(batch, inputs.value, max_new_tokens, ignore_eos, clock)
+        clock = GenerationClock(self.device, inputs.seconds, self.logprobs)
+        generation = self._generate(batch, inputs.value, max_new_tokens, ignore_eos, clock)
+        if generation.input_fingerprints is None:
+            generation.input_fingerprints = inputs.fingerprints
+        return generation
 
     def estimate_input_length(self, request: Request) -> int:
         """A cheap measure of the model input length (no decoding), for bucketing batches
         by length: here the text's characters; families that know their token counts,
         vision tokens included, override it."""
         return len(request.text)
+
+    def context_length(self) -> int | None:
+        """The most positions the model's language model takes (its config's
+        max_position_embeddings), or None when unknown or not this process's to check (a
+        served model: the server refuses what it cannot take)."""
+        model = getattr(self, "model", None)
+        for owner in (model, getattr(model, "language", None)):
+            config = getattr(owner, "config", None)
+            if config is None:
+                continue
+            text = config.get_text_config() if hasattr(config, "get_text_config") else config
+            value = getattr(text, "max_position_embeddings", None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
 
     def close(self) -> None:
         """Release what the adapter holds besides the model (threads, connections)."""

@@ -16,10 +16,12 @@ import math
 
 import torch
 
+from inference.fingerprints import decoded_media
 from inference.media import MediaError, _decode_video_frames_at, load_image, \
     require_regular_file, video_frame_count_and_rate, video_info
 from inference.video_cache import CACHE
-from inference.models.base import ImageTextAdapter, PreparedRequest
+from inference.models.base import ImageTextAdapter
+from inference.models.protocol import PreparedRequest
 from inference.requests import Request
 
 MAX_ASPECT_RATIO = 200
@@ -81,16 +83,16 @@ class Qwen2VLAdapter(ImageTextAdapter):
 
     def __init__(self, model_cfg, device, dtype, tp_mesh=None):
         super().__init__(model_cfg, device, dtype, tp_mesh)
-        vision = model_cfg.get("vision") or {}
+        vision_cfg = model_cfg["vision"]     # qwen-vl-utils' limits: conf/model/qwen2_vl.yaml
         image_processor = self.processor.image_processor
         self.factor = int(image_processor.patch_size) * int(image_processor.merge_size)
-        self.min_pixels = float(vision.get("min_pixels") or 4 * 28 * 28)
-        self.max_pixels = float(vision.get("max_pixels") or 16384 * 28 * 28)
-        self.min_frames = int(vision.get("min_frames") or 4)
-        self.max_frames = int(vision.get("max_frames") or 768)
-        self.video_min_pixels = float(vision.get("video_min_pixels") or 128 * 28 * 28)
-        self.video_max_pixels = float(vision.get("video_max_pixels") or 768 * 28 * 28)
-        self.video_total_pixels = float(vision.get("video_total_pixels") or 24576 * 28 * 28)
+        self.min_pixels = float(vision_cfg["min_pixels"])
+        self.max_pixels = float(vision_cfg["max_pixels"])
+        self.min_frames = int(vision_cfg["min_frames"])
+        self.max_frames = int(vision_cfg["max_frames"])
+        self.video_min_pixels = float(vision_cfg["video_min_pixels"])
+        self.video_max_pixels = float(vision_cfg["video_max_pixels"])
+        self.video_total_pixels = float(vision_cfg["video_total_pixels"])
         if self.fps <= 0:
             raise ValueError(f"model.vision.fps must be positive, got {self.fps}")
 
@@ -165,6 +167,7 @@ class Qwen2VLAdapter(ImageTextAdapter):
         return None
 
     def prepare(self, request: Request) -> PreparedRequest:
-        images = [self.resize_image(load_image(p)) for p in request.images]
+        decoded = [load_image(p) for p in request.images]
+        images = [self.resize_image(image) for image in decoded]
         video = self.video_tensor(request.video) if request.video else None
-        return PreparedRequest(request, images, video)
+        return PreparedRequest(request, images, video, decoded_media(decoded, video))

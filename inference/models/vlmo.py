@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inference.fingerprints import decoded_media, hash_tensors, prompt_fields
+from inference.generation import resolve_generation
 from inference.media import load_image
 from inference.models.base import ModelPathError
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
@@ -326,14 +328,13 @@ class VLMoInputs:
 
 def checkpoint_files(model_cfg) -> dict[str, Path]:
     """The three files of a VLMo VQA model, each named in the yaml or by its usual name."""
-    if not model_cfg.get("model_path"):
+    if not model_cfg["model_path"]:
         raise ModelPathError("model.model_path is not set")
     folder = Path(str(model_cfg["model_path"])).expanduser()
     if not folder.is_dir():
         raise ModelPathError(f"model.model_path={model_cfg['model_path']}: no such directory")
-    files = {key: folder / str(model_cfg.get(key) or default) for key, default in (
-        ("checkpoint_file", "vlmo_base_patch16_480_vqa.pt"), ("vocab_file", "vocab.txt"),
-        ("answer2label_file", "answer2label.txt"))}
+    files = {key: folder / str(model_cfg[key])          # their names: conf/model/vlmo.yaml
+             for key in ("checkpoint_file", "vocab_file", "answer2label_file")}
     for key, path in files.items():
         if not path.is_file():
             raise ModelPathError(f"model.{key}: {path} does not exist")
@@ -351,7 +352,7 @@ def load_model(files: dict[str, Path], model_cfg, device: str, dtype: torch.dtyp
                                            memory_entries, move_buffers, parameters_on_meta)
 
     state, mapped = read_checkpoint(files["checkpoint_file"],
-                                    bool(model_cfg.get("trust_remote_code", False)))
+                                    bool(model_cfg["trust_remote_code"]))
     ignored = sorted(k for k in state if k.startswith(IGNORED_PREFIXES))
     if ignored:
         log.info("%s: ignoring %d tensors the VQA forward does not use: %s",
@@ -379,9 +380,11 @@ def load_model(files: dict[str, Path], model_cfg, device: str, dtype: torch.dtyp
 
 
 class VLMoAdapter(ModelAdapter):
-    """Classification, not generation: the "generated" text is the top answer label."""
+    """Classification, not generation: the "generated" text is the top answer label (so no
+    model.generation setting applies: check_generation refuses any but the neutral ones)."""
 
     video_mode = "frames"
+    classifier = True
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -391,9 +394,9 @@ class VLMoAdapter(ModelAdapter):
         if tp_mesh is not None:
             raise ValueError("runtime.tp > 1 is not supported for VLMo (a base-size model)")
         files = checkpoint_files(model_cfg)
-        vlmo = model_cfg.get("vlmo") or {}
-        self.image_size = int(vlmo.get("image_size", 480))
-        self.max_text_len = int(vlmo.get("max_text_len", 40))
+        vlmo_cfg = model_cfg["vlmo"]       # conf/model/vlmo.yaml
+        self.image_size = int(vlmo_cfg["image_size"])
+        self.max_text_len = int(vlmo_cfg["max_text_len"])
         self.model, self.config, self.answers = load_model(
             files, model_cfg, device, dtype, self.image_size, self.max_text_len)
         self.tokenizer = bert_uncased_tokenizer(files["vocab_file"])
@@ -401,13 +404,15 @@ class VLMoAdapter(ModelAdapter):
             raise ModelPathError(f"{files['vocab_file']}: {len(self.tokenizer)} tokens, but the "
                                  f"checkpoint embeds {self.config.vocab_size}")
         self.device, self.dtype = device, dtype
+        self.generation = resolve_generation(model_cfg, classifier=True)
 
     def prepare(self, request: Request) -> PreparedRequest:
         if not request.images:
             raise ValueError(f"VLMo needs an image (request {request.request_id})")
-        image = load_image(request.images[0]).resize((self.image_size, self.image_size),
-                                                     resample=3)   # bicubic, as square_transform
-        return PreparedRequest(request, [image])
+        decoded = load_image(request.images[0])
+        image = decoded.resize((self.image_size, self.image_size),
+                               resample=3)   # bicubic, as square_transform
+        return PreparedRequest(request, [image], decoded=decoded_media([decoded]))
 
     def build_inputs(self, batch: list[PreparedRequest]) -> VLMoInputs:
         import numpy as np
@@ -420,6 +425,17 @@ class VLMoAdapter(ModelAdapter):
         pixels = (pixels - 0.5) / 0.5   # inception normalisation
         return VLMoInputs(encoded["input_ids"], encoded["attention_mask"], pixels)
 
+    def input_fingerprints(self, batch: list[PreparedRequest], inputs: VLMoInputs) -> list[dict]:
+        """Text ids (padding removed) and each row's 480px pixels; the image's positions are
+        its patches and CLS token."""
+        fields = []
+        for index, prepared in enumerate(batch):
+            ids = inputs.text_ids[index][inputs.text_mask[index].bool()].tolist()
+            fields.append({**prepared.media(), **prompt_fields(ids, set()),
+                           "vision_tokens": self.config.grid ** 2 + 1,
+                           "pixel_sha256": hash_tensors([inputs.pixels[index]])})
+        return fields
+
     def generate(self, batch: list[PreparedRequest], max_new_tokens: int = 1,
                  ignore_eos: bool = False, inputs=None) -> Generation:
         """One forward per batch: the "generated" text is the top answer label."""
@@ -431,6 +447,8 @@ class VLMoAdapter(ModelAdapter):
         pixels = inputs.pixels.to(self.device, self.dtype)
         clock.inputs_on_device()
         logits = self.model(text_ids, text_mask, pixels)
+        if clock.step_logprobs is not None:   # one step: the distribution over the answers
+            clock.step_logprobs.record(logits)
         labels = logits.argmax(-1).tolist()
         best = logits.float().topk(min(5, logits.shape[-1]), dim=-1)
         top = [[[self.answers[i], round(v, 6)] for v, i in zip(values, indices)]
@@ -440,4 +458,6 @@ class VLMoAdapter(ModelAdapter):
         input_len = self.max_text_len + self.config.grid ** 2 + 1
         return Generation([self.answers[i] for i in labels], [1] * len(batch), input_len,
                           steps=1, output_ids=[[i] for i in labels], top_answers=top,
-                          text_len=int(inputs.text_mask.sum(dim=1).max()), **clock.timings())
+                          text_len=int(inputs.text_mask.sum(dim=1).max()),
+                          top_logprobs=clock.step_logprobs.rows([1] * len(batch))
+                          if clock.step_logprobs is not None else None, **clock.timings())

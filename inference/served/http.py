@@ -70,6 +70,9 @@ class HttpClient:
         self.retries = max(0, int(retries))
         self.backoff = float(backoff)
         self.retried = 0                  # transient failures that were retried
+        # a reply (or a stream's events together) longer than this is refused while it is
+        # read, before it fills memory (the adapter sets it from max_new_tokens)
+        self.max_reply_bytes: int | None = None
         self._lock = threading.Lock()
 
     def url(self, path: str) -> str:
@@ -131,13 +134,23 @@ class HttpClient:
 
     def _read_json(self, method: str, path: str, payload: Any | None) -> Any:
         with self._open(method, path, payload) as response:
-            body = response.read()
+            limit = self.max_reply_bytes
+            body = response.read() if limit is None else response.read(limit + 1)
+        if limit is not None and len(body) > limit:
+            raise self.too_long(method, path)
         try:
             return json.loads(body)
         except ValueError:
             snippet = " ".join(body.decode("utf-8", "replace").split())[:120]
             raise EndpointError(f"{method} {self.url(path)}: the reply is not JSON: "
                                 f"{snippet!r}") from None
+
+    def too_long(self, method: str, path: str) -> "EndpointError":
+        error = EndpointError(f"{method} {self.url(path)}: the reply is longer than "
+                              f"{self.max_reply_bytes} bytes, more than max_new_tokens allows",
+                              transient=False, fatal=False)
+        error.bad_reply = True      # asked again by the caller (ServedAdapter), not here
+        return error
 
     def post_stream(self, path: str, payload: Any, framing: str = "sse",
                     on_event=None) -> None:
@@ -173,10 +186,14 @@ class HttpClient:
                 raise EndpointError(f"POST {self.url(path)}: a streamed event is not JSON: "
                                     f"{snippet!r}") from None
 
+        limit, seen = self.max_reply_bytes, 0
         if framing == "nul":
             buffer = b""
             while chunk := response.read1(65536) if hasattr(response, "read1") \
                     else response.read(65536):
+                seen += len(chunk)
+                if limit is not None and seen > limit:
+                    raise self.too_long("POST", path)
                 buffer += chunk
                 *parts, buffer = buffer.split(b"\0")
                 for part in parts:
@@ -186,6 +203,9 @@ class HttpClient:
                 yield parse(buffer.decode("utf-8"))
             return
         for raw in response:
+            seen += len(raw)
+            if limit is not None and seen > limit:
+                raise self.too_long("POST", path)
             line = raw.decode("utf-8").strip()
             if not line.startswith("data:"):
                 continue          # comments, event names, blank separators

@@ -8,7 +8,7 @@ import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inference.media import MediaError
+from inference.media import MediaError, open_image_header
 
 MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
         ".gif": "image/gif", ".bmp": "image/bmp", ".mp4": "video/mp4", ".avi": "video/x-msvideo",
@@ -21,10 +21,12 @@ def media_url(path: str, mode: str = "base64") -> str:
     if not file.is_file():
         kind = "video" if MIME.get(file.suffix.lower(), "").startswith("video/") else "image"
         raise MediaError(f"{kind} not found: {path}")
-    if mode == "file":
-        return file.resolve().as_uri()
     mime = MIME.get(file.suffix.lower()) or mimetypes.guess_type(file.name)[0] \
         or "application/octet-stream"
+    if mime.startswith("image/"):
+        open_image_header(path)      # runtime.max_image_pixels, before the server decodes it
+    if mode == "file":
+        return file.resolve().as_uri()
     return f"data:{mime};base64,{base64.b64encode(file.read_bytes()).decode('ascii')}"
 
 

@@ -48,7 +48,11 @@ def render_text(result: dict, labels: list[str]) -> str:
              f"mean difference ({a} - {b}): {result['mean_difference']:+.4f}  "
              f"95% CI [{low:+.4f}, {high:+.4f}]",
              f"wins/ties/losses for {a}: {result['wins']}/{result['ties']}/{result['losses']}",
-             f"verdict: {result['verdict']} (tolerance {result['tolerance']})"]
+             f"verdict for {b} against {a}: {result['verdict']} (margin ±{result['tolerance']}"
+             " in cosine; equivalent / better / worse / not_equivalent / inconclusive, as "
+             "runner=compare decides them)"
+             + (f"; about {result['samples_needed']} images would be needed"
+                if result.get("samples_needed") else "")]
     for side in ("a", "b"):
         if result[f"missing_in_{side}"]:
             lines.append(f"missing in {labels[0 if side == 'a' else 1]}: "

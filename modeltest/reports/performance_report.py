@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import csv
+import json
+import time
 from pathlib import Path
 
-from modeltest.reports.atomic import atomic_path
+from tabulate import tabulate
+
+from modeltest.reports.atomic import atomic_path, write_text_atomic
+from modeltest.reports.summary import library_versions
 
 # The seed's columns keep their names and order; columns added since come after them.
 # Input lengths (input_seq_len, input_len, embedding_len) are all the real model input length:
@@ -18,7 +23,8 @@ BENCHMARK_COLUMNS = ["batch_size", "input_seq_len", "output_seq_len", "e2e_time(
 PERFORMANCE_COLUMNS = ["batch", "input_len", "output_len", "embedding_len",
                        "first_token_time(ms)", "non_first_token_time(ms)", "ResponseTime(ms)",
                        "E2E Throughput Average(Tokens/s)", "preprocess_time(ms)",
-                       "prefill_time(ms)", "text_len"]
+                       "prefill_time(ms)", "text_len", "repeats", "ResponseTime_spread(ms)",
+                       "non_first_token_time_spread(ms)"]
 
 
 def performance_row(batch: int, input_len: int, embedding_len: int, output_len: int,
@@ -40,7 +46,7 @@ def performance_row(batch: int, input_len: int, embedding_len: int, output_len: 
 def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
     with atomic_path(path) as temporary, open(temporary, "w", newline="",
                                               encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: f"{v:.3f}" if isinstance(v, float) else v for k, v in row.items()})
@@ -83,3 +89,51 @@ def plot_performance(path: Path, model: str, rows: list[dict], peak_memory_mb: f
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=100)
     plt.close(figure)
+
+
+def demo_note(demo: dict) -> str:
+    parts = [text for key, text in (("demo_data", "the embedded demo images"),
+                                    ("demo_model", "a demo model with random weights"))
+             if demo.get(key)]
+    return f"DEMO: this run used {' and '.join(parts)}" if parts else ""
+
+
+def write_performance_report(run_, cfg: dict, rows: list[dict], peak: float, device: str,
+                             demo: dict, generation: dict, found: dict | None = None) -> None:
+    """config.yaml beside results/, which holds the CSVs, the plot and
+    performance_summary.json (with `generation`: the settings every request ran with); the
+    table on the terminal."""
+    folder = run_.results_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_.output_dir / "config.yaml", run_.config_yaml)
+    model = cfg["model"]["name"]
+    note = demo_note(demo)
+    write_performance_csvs(folder, model, rows, note)
+    plot_performance(folder / f"{model}_performance.png", model, rows, peak, note)
+    write_text_atomic(folder / "performance_summary.json", json.dumps({
+        "model": model, "device": device, "tp": cfg["runtime"]["tp"],
+        "peak_memory_mb": peak, "rows": rows, "repeats": cfg["runner"]["repeats"],
+        "generation": generation, "max_batch_size_within_latency": found, **demo,
+        "notes": [note] if note else [], "versions": library_versions(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "config": cfg}, indent=2))
+    if note:
+        print(note)
+    print(tabulate([[r["batch"], r["input_len"], r["output_len"],
+                     f"{r['preprocess_time(ms)']:.1f}", f"{r['prefill_time(ms)']:.1f}",
+                     f"{r['non_first_token_time(ms)']:.2f}",
+                     _spread(r, "non_first_token_time_spread(ms)", 2),
+                     f"{r['ResponseTime(ms)']:.1f}", _spread(r, "ResponseTime_spread(ms)", 1),
+                     f"{r['E2E Throughput Average(Tokens/s)']:.1f}"] for r in rows],
+                   headers=["batch", "input", "output", "preprocess ms", "prefill ms",
+                            "per token ms", "(spread)", "response ms", "(spread)",
+                            "tokens/s"], tablefmt="simple"))
+    repeats = {r.get("repeats") for r in rows} - {None}
+    if repeats:
+        print(f"medians of {'/'.join(map(str, sorted(repeats)))} runs per batch size; spread = "
+              "largest minus smallest")
+    print(f"peak memory: {peak:.0f} MB on {device}\nreports: {folder}", flush=True)
+
+
+def _spread(row: dict, key: str, digits: int) -> str:
+    value = row.get(key)
+    return "" if value is None else f"±{value:.{digits}f}"

@@ -15,12 +15,21 @@ def _config_table(title: str, section: dict) -> str:
     return f"{title}\n" + tabulate(rows, headers=["Key", "Value"], tablefmt="grid")
 
 
+def uncertainty_cells(row: dict) -> tuple[str, str]:
+    """("± stderr", "[low, high]") of a metric row, blank where it has none."""
+    stderr, interval = row.get("stderr"), row.get("ci95")
+    return (f"± {stderr:.2f}" if isinstance(stderr, float) else "",
+            f"[{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
+
+
 def render_result_text(cfg: dict, rows: list[dict], notes: list[str]) -> str:
     metric_table = tabulate(
         [(r["task"] if r["subject"] == "overall" else f"{r['task']}/{r['subject']}", 0,
           r["total"], r["pass"], r["metric"],
-          f"{r['value']:.2f}" if isinstance(r["value"], float) else r["value"]) for r in rows],
-        headers=["Tasks", "N-Shot", "Total", "Pass", "Metric", "Value"], tablefmt="grid")
+          f"{r['value']:.2f}" if isinstance(r["value"], float) else r["value"],
+          *uncertainty_cells(r)) for r in rows],
+        headers=["Tasks", "N-Shot", "Total", "Pass", "Metric", "Value", "Stderr", "95% CI"],
+        tablefmt="grid")
     parts = [_config_table("Runner config", cfg["runner"]),
              _config_table("Model config", cfg["model"]),
              _config_table("Task config", cfg["task"]),

@@ -6,6 +6,8 @@ import sys
 from tabulate import tabulate
 from termcolor import colored
 
+from modeltest.reports.result_text import uncertainty_cells
+
 
 def _color_enabled() -> bool:
     return sys.stdout.isatty()
@@ -21,8 +23,10 @@ def print_summary(title: str, rows: list[dict], summary: dict, output_dir: str,
                   notes: list[str]) -> None:
     table = tabulate(
         [(r["subject"], r["total"], r["pass"], r["metric"],
-          f"{r['value']:.2f}" if isinstance(r["value"], float) else r["value"]) for r in rows],
-        headers=["Subject", "Total", "Pass", "Metric", "Value"], tablefmt="simple")
+          f"{r['value']:.2f}" if isinstance(r["value"], float) else r["value"],
+          *uncertainty_cells(r)) for r in rows],
+        headers=["Subject", "Total", "Pass", "Metric", "Value", "Stderr", "95% CI"],
+        tablefmt="simple")
     lines = ["", _paint(f"== {title} ==", "cyan", bold=True), table, ""]
     speed = (f"{summary['num_samples']} samples, {summary['num_errors']} errors")
     if summary.get("samples_per_second"):

@@ -1,8 +1,12 @@
-"""Comparing two caption sets judged by CLIP: per-side mean cosine and CLIPScore, the paired
-mean difference with a bootstrap 95% interval, win/tie/loss counts and a verdict."""
+"""Comparing two caption sets judged by CLIP: per-side mean cosine and CLIPScore, win/tie/loss
+counts, and the paired interval and verdict of modeltest.compare.statistics (the one
+implementation every comparison uses): differences b - a per image, margin runner.tolerance
+(cosine units), each difference bounded by 2 (cosines lie in [-1, 1])."""
 from __future__ import annotations
 
-import random
+from modeltest.compare.statistics import compare_paired
+
+COSINE_DIFFERENCE_BOUND = 2.0
 
 
 def clip_score(cosines: list[float]) -> float:
@@ -14,36 +18,29 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def paired_bootstrap_ci(differences: list[float], resamples: int = 1000,
-                        seed: int = 0) -> tuple[float, float]:
-    """Percentile 95% interval of the mean difference, resampling images with replacement."""
-    if not differences:
-        return (0.0, 0.0)
-    rng = random.Random(seed)
-    n = len(differences)
-    means = sorted(sum(differences[rng.randrange(n)] for _ in range(n)) / n
-                   for _ in range(resamples))
-    return (means[int(0.025 * (resamples - 1))], means[int(round(0.975 * (resamples - 1)))])
-
-
 def compare(cos_a: list[float], cos_b: list[float], tolerance: float, tie_margin: float = 0.0,
             resamples: int = 1000, seed: int = 0) -> dict:
+    """`mean_difference` and `ci95` (its paired bootstrap interval) are a - b, the seed's
+    number; `delta` and the verdict are b against a, as in runner=compare."""
+    paired = compare_paired([b - a for a, b in zip(cos_a, cos_b)], tolerance, resamples, seed,
+                            bound=COSINE_DIFFERENCE_BOUND)
+    low, high = paired.ci95_bootstrap
     differences = [a - b for a, b in zip(cos_a, cos_b)]
-    difference = mean(differences)
-    low, high = paired_bootstrap_ci(differences, resamples, seed)
-    # no side is better when the paired 95% interval holds 0, whatever the tolerance says
-    if abs(difference) <= tolerance or low <= 0.0 <= high:
-        verdict = "equivalent"
-    else:
-        verdict = "a_better" if difference > 0 else "b_better"
     return {
         "a": {"mean_cosine": mean(cos_a), "clip_score": clip_score(cos_a)},
         "b": {"mean_cosine": mean(cos_b), "clip_score": clip_score(cos_b)},
-        "mean_difference": difference,
-        "ci95": [low, high],
+        "mean_difference": -paired.delta,
+        "ci95": [-high, -low],
+        "delta": paired.delta,
+        "delta_ci95": paired.ci95,
+        "delta_ci95_bootstrap": paired.ci95_bootstrap,
+        "delta_ci90": paired.ci90,
+        "p_difference": paired.p_difference,
+        "tost_p": paired.tost_p,
+        "samples_needed": paired.samples_needed,
         "wins": sum(1 for d in differences if d > tie_margin),
         "ties": sum(1 for d in differences if abs(d) <= tie_margin),
         "losses": sum(1 for d in differences if d < -tie_margin),
-        "verdict": verdict,
+        "verdict": paired.verdict,
         "tolerance": tolerance,
     }

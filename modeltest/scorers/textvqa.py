@@ -32,3 +32,20 @@ def textvqa_accuracy(prediction: str, answers: list[str]) -> float:
 
 
 SOURCE = "facebookresearch/mmf mmf/utils/m4c_evaluators.py TextVQAAccuracyEvaluator"
+
+
+def _notes(records: list[dict], overall: dict) -> list[str]:
+    odd = [str(r["question_id"]) for r in records if len(r["references"]) != 10]
+    if not odd:
+        return []
+    return [f"{len(odd)} question(s) have not ten reference answers (the official evaluator "
+            "requires ten; scored over the answers given): " + ", ".join(odd[:20])
+            + (" ..." if len(odd) > 20 else "")]
+
+
+def scorer(task: dict):
+    from modeltest.scorers.base import SampleScore, Scorer
+
+    def score(answer: str, sample) -> SampleScore:
+        return SampleScore(textvqa_accuracy(answer, sample.references), evalai_normalize(answer))
+    return Scorer("textvqa", "accuracy", score, "mmf", SOURCE, notes=_notes)

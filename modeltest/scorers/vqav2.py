@@ -65,3 +65,20 @@ def exact_membership_accuracy(prediction: str, answers: list[str],
     """The seed harness's simpler number: 1 if the normalised prediction is any reference."""
     normalized, references = normalize_vqa(prediction, answers, variant)
     return float(normalized in references)
+
+
+def scorer(task: dict):
+    """`task.vqa_eval`: current (default) or pre2021."""
+    from modeltest.registry import RegistryError
+    from modeltest.scorers.base import SampleScore, Scorer
+
+    variant = str(task.get("vqa_eval") or "current")
+    if variant not in VARIANTS:
+        raise RegistryError(f"task.vqa_eval={variant}: unknown (known: {', '.join(VARIANTS)})")
+
+    def score(answer: str, sample) -> SampleScore:
+        normalized, references = normalize_vqa(answer, sample.references, variant)
+        return SampleScore(leave_one_out_accuracy(normalized, references), normalized,
+                           {"exact_match": float(normalized in references)})
+    return Scorer("vqav2", "accuracy", score, variant, SOURCES[variant],
+                  extra_metrics=("exact_match",), error_extra=(("exact_match", 0.0),))

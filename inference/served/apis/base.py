@@ -3,7 +3,7 @@ one streamed event, and a check before the run that the server and the model are
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from inference.served.http import EndpointError, HttpClient
 from inference.served.prompts import ServedCall
@@ -16,6 +16,10 @@ class Reply:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     finish_reason: str | None = None
+    # runtime.logprobs: per generated step, the server's top-k as [token, log-prob] (token an
+    # id where the server names tokens by id, else its text)
+    top_logprobs: list | None = None
+    null_content: bool = False             # the reply said `content: null`
 
 
 @dataclass
@@ -24,12 +28,24 @@ class Options:
     stop: list[str]
     ignore_eos: bool = False
     stream: bool = False
+    logprobs: int = 0          # top-k log-probabilities per generated step (0: not asked)
+    # model.generation's token-changing settings, sent in every request so that a server's
+    # own defaults (vLLM applies the checkpoint's generation_config.json) cannot differ
+    repetition_penalty: float = 1.0
+    stop_token_ids: list[int] = field(default_factory=list)
 
 
 class ServedApi(ABC):
     name = ""
     framing = "sse"            # how streamed events are delimited: "sse" or "nul"
     text_in = True             # the prompt is rendered here with the checkpoint's template
+    returns_logprobs = False   # answers runtime.logprobs (top-k log-probabilities per step)
+    # model.generation settings a request of this API can carry besides max_new_tokens and
+    # greedy decoding; a run that sets another one is refused (it could not be honoured)
+    sends = ("repetition_penalty", "stop_strings")
+    # its replies end with a finish reason (a streamed one in its last event): a reply
+    # without one was cut before its end
+    reports_finish = False
 
     def __init__(self, client: HttpClient, model_cfg: dict):
         self.client = client

@@ -12,6 +12,7 @@ from inference.served.prompts import ServedCall
 
 class MindieApi(ServedApi):
     name = "mindie"
+    reports_finish = True
 
     def preflight(self) -> None:
         self.client.ping("/health")
@@ -26,6 +27,7 @@ class MindieApi(ServedApi):
             inputs = call.prompt
         parameters = {"max_new_tokens": options.max_new_tokens, "do_sample": False,
                       "details": True}
+        parameters["repetition_penalty"] = options.repetition_penalty
         if options.stop:
             parameters["stop"] = list(options.stop)
         if options.ignore_eos:

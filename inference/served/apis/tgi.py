@@ -11,6 +11,7 @@ from inference.served.prompts import ServedCall
 
 class TgiApi(ServedApi):
     name = "tgi"
+    reports_finish = True
 
     def preflight(self) -> None:
         info = self.client.get_json("/info")
@@ -31,6 +32,7 @@ class TgiApi(ServedApi):
     def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
         parameters = {"max_new_tokens": options.max_new_tokens, "do_sample": False,
                       "details": True, "return_full_text": False}
+        parameters["repetition_penalty"] = options.repetition_penalty
         if options.stop:
             parameters["stop"] = list(options.stop)
         parameters.update(self.extra)

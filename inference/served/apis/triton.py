@@ -29,6 +29,7 @@ class TritonApi(ServedApi):
     def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
         parameters = {"max_tokens": options.max_new_tokens, "temperature": 0.0, "top_p": 1.0,
                       "stream": options.stream}
+        parameters["repetition_penalty"] = options.repetition_penalty
         if options.stop:
             parameters["stop"] = list(options.stop)
         if options.ignore_eos:

@@ -11,6 +11,7 @@ from inference.served.prompts import ServedCall
 
 class VllmGenerateApi(ServedApi):
     name = "vllm_generate"
+    sends = ("repetition_penalty", "stop_strings", "stop_token_ids")
     framing = "nul"
 
     def preflight(self) -> None:
@@ -19,8 +20,11 @@ class VllmGenerateApi(ServedApi):
     def request(self, call: ServedCall, options: Options) -> tuple[str, dict]:
         payload = {"prompt": call.prompt, "max_tokens": options.max_new_tokens,
                    "temperature": 0.0, "top_p": 1.0, "n": 1, "stream": options.stream}
+        payload["repetition_penalty"] = options.repetition_penalty
         if options.stop:
             payload["stop"] = list(options.stop)
+        if options.stop_token_ids:
+            payload["stop_token_ids"] = list(options.stop_token_ids)
         if options.ignore_eos:
             payload.update(ignore_eos=True, min_tokens=options.max_new_tokens)
         if call.images:

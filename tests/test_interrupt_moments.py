@@ -1,0 +1,98 @@
+"""Ctrl-C and SIGTERM at any moment of a data-parallel run (issue 20, item 8): while the
+workers import torch, set up the process group, load, generate or write reports, a stopped
+run says one line and exits 130 / 143 with every worker gone: no traceback, no c10 stack dump
+(a rank whose peer has gone). Real processes: scripts/mm_run.sh with runtime.dp=2."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runners.demo import ensure_asset
+
+ROOT = Path(__file__).resolve().parent.parent
+NOISE = ("Traceback", "TCPStore", "frame #", "Exception ignored", "KeyboardInterrupt",
+         "c10d", "[W")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def demo_assets():
+    ensure_asset("data", "textvqa")
+    ensure_asset("models", "qwen2_vl")
+
+
+def _descendants(pid: int) -> list[int]:
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+                frontier.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _stop_at(out: Path, delay: float, signum: int) -> tuple[int, str, list[int]]:
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1")
+    process = subprocess.Popen(
+        ["bash", "scripts/mm_run.sh", "textvqa", "demo_qwen2_vl", "runtime.dp=2",
+         "runtime.batch_size=1", f"output_dir={out}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    time.sleep(delay)
+    workers = _descendants(process.pid)
+    try:
+        if signum == signal.SIGINT:
+            os.killpg(process.pid, signal.SIGINT)     # what Ctrl-C in a terminal does
+        else:
+            os.kill(process.pid, signal.SIGTERM)       # a job scheduler stops the launcher
+        _, err = process.communicate(timeout=180)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return process.returncode, err, workers
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.6, 1.5, 3.0, 4.5, 6.0, 8.0, 11.0])
+def test_ctrl_c_at_any_moment_is_one_line(tmp_path, delay):
+    code, err, workers = _stop_at(tmp_path / "out", delay, signal.SIGINT)
+    if code == 0:       # the run finished first: nothing to check at this moment
+        pytest.skip(f"the run ended within {delay} s")
+    assert code == 130, err[-3000:]
+    assert not [noise for noise in NOISE if noise in err], err[-3000:]
+    lines = [line for line in err.splitlines() if line.startswith("interrupted:")]
+    assert len(lines) == 1, err[-3000:]
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+
+
+@pytest.mark.parametrize("delay", [0.5, 3.0])
+def test_sigterm_to_the_launcher_is_one_line_and_143(tmp_path, delay):
+    code, err, workers = _stop_at(tmp_path / "out", delay, signal.SIGTERM)
+    if code == 0:
+        pytest.skip(f"the run ended within {delay} s")
+    assert code == 143, err[-3000:]
+    assert not [noise for noise in NOISE if noise in err], err[-3000:]
+    assert len([line for line in err.splitlines() if line.startswith("interrupted:")]) == 1

@@ -102,7 +102,7 @@ def _build_qwen2_vl(folder: Path, mrope_section: list[int], text_sizes: dict,
     vision = dict(depth=2, mlp_ratio=2, patch_size=14, spatial_merge_size=2,
                   temporal_patch_size=2)
     vision.update(vision_sizes)
-    if initializer_range is not None:     # a model to be trained: the usual small init
+    if initializer_range is not None:     # a model to be trained: its init's scale
         text["initializer_range"] = vision["initializer_range"] = initializer_range
     config = Qwen2VLConfig(
         text_config=text, vision_config=vision,
@@ -334,11 +334,16 @@ def build_qwen2_vl_served(folder: Path) -> None:
 # -- the starts of the trained demos (inference/trained_demos.py) ------------------------------
 def build_qwen2_vl_init(folder: Path) -> None:
     """demo_qwen2_vl_init, a tiny Qwen2-VL to be trained: 8-pixel patches (2 x 2 of them per
-    image token: easy-VQA's 64 x 64 images are 16 tokens at their own size), the usual small
-    init and a tokenizer that knows easy-VQA's words."""
+    image token: easy-VQA's 64 x 64 images are 16 tokens at their own size) and a tokenizer
+    that knows easy-VQA's words. Weights are drawn with std 0.1 (about 1/sqrt(width) at width
+    64), not the usual 0.02 of large models: at width 64, std 0.02 leaves every MLP in its
+    linear range and every attention uniform, so the vision tower starts as a linear map of
+    the mean image (colour, but no shape) and the language model as an average over the
+    prompt; trained from there, it learned the answers' priors and ignored the image
+    (68.46% on easy-VQA's test split, where std 0.1 learns the colours within 300 steps)."""
     _build_qwen2_vl(folder, [2, 3, 3], {},
                     dict(embed_dim=64, hidden_size=64, num_heads=4, patch_size=8),
-                    words=tuple(_WORDS) + EASY_VQA_WORDS, initializer_range=0.02,
+                    words=tuple(_WORDS) + EASY_VQA_WORDS, initializer_range=0.1,
                     size={"shortest_edge": 32 * 32, "longest_edge": 64 * 64})
 
 

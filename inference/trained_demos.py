@@ -18,7 +18,7 @@ RECORDS = ("TRAINING.md", "train.csv", "train_summary.json")
 # sha256 of each committed checkpoint's weights
 WEIGHTS = "model.safetensors"
 SHA256 = {
-    "qwen2_vl_trained": "e1f4ffb0601890f9e3a35e9212011676168f742992ca5932a4286a3c49981f5b",
+    "qwen2_vl_trained": "fd9c9947dca033141714e9e5597bf7d45b154a5f3d297b716a1a306dfacb0e1f",
     "deepseek_vl2_trained": "ed35906dd67ce600dea3cf284a9ca9f95972a98378272bd4c6e18b4cf6cd498d",
 }
 

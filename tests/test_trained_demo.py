@@ -22,11 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # what demo_deepseek_vl2_trained scores at least on the first 160 test questions (65.8 on the
 # first 1,000; the majority answer 37.0)
 VL2_MIN_ACCURACY = 55.0
-# demo_qwen2_vl_trained scores 68.46 on the whole test split, the majority answer 37.33
+# demo_qwen2_vl_trained scores 86.72 on the whole test split, the majority answer 37.33
 QWEN_MARGIN = 25.0
-QWEN_SHORTFALL = ("the committed demo_qwen2_vl_trained scores 68.46% (yes/no 82.54, other 28.85): "
-                  "2.5 epochs on the shared 2-core CPU taught it the answers' priors and only "
-                  "part of the image; it needs a longer training run to reach 85%")
 TEMPLATE = "{question}\nAnswer the question using a single word or phrase."
 
 
@@ -95,7 +92,6 @@ def test_the_trained_demo_answers_far_above_the_majority_answer(whole_test_split
     assert "majority-answer baseline: always answering 'yes' scores 37.33" in stdout
 
 
-@pytest.mark.xfail(strict=True, reason=QWEN_SHORTFALL)
 def test_the_trained_demo_scores_at_least_85_percent_on_the_whole_test_split(whole_test_split):
     summary, _ = whole_test_split
     assert summary["metrics"]["overall"]["accuracy"] >= 85.0

@@ -16,6 +16,7 @@ from inference.trained_demos import DEMO_ASSETS
 from modeltest.real_demo_data import PHOTOS, easy_vqa_files
 from modeltest.scorers import get_scorer
 from modeltest.tasks import load_samples
+from runners.config import compose, to_container
 from runners.demo import ensure_asset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +57,8 @@ def test_easy_vqa_is_built_in_the_vqa_v2_layout_with_its_own_pixels():
     train = easy_vqa_files(folder, "train")
     assert len(json.loads(train["question_file"].read_text())["questions"]) == 38575
 
-    task = {"name": "easy_vqa", "loader": "vqav2", **{k: str(v) for k, v in test.items()},
-            "split": None, "limit": None}
+    task = to_container(compose(["task=easy_vqa"]))["task"]   # its default data: the test split
+    assert {k: task[k] for k in test} == {k: str(v) for k, v in test.items()}
     samples, _ = load_samples(task, TEMPLATE)
     assert samples[0].images[0].endswith("COCO_test_000000000000.png")
     scorer = get_scorer("vqav2", {"vqa_eval": "current"})

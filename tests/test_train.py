@@ -143,7 +143,7 @@ def test_language_only_training_leaves_the_vision_tower_as_it_was(tmp_path):
 
 @pytest.mark.parametrize("override, message", [
     ("runtime.tp=2", "runner=train is data parallel only"),
-    ("runner.trainable=vision", "runner.trainable=vision: unknown"),
+    ("runner.trainable=vision", "runner.trainable=vision: must be 'full' or 'language'"),
     ("task=textvqa", "names no training split"),
     ("runner.micro_batch_size=0", "runner.micro_batch_size=0"),
 ])

@@ -17,11 +17,17 @@ _WORDS = ("what is the color of this sign written on a an yes no one two three f
           "left right top bottom open closed small large people person kitchen table").split()
 
 
-def _train_tokenizer(special_tokens: list[str], **named):
+# every word of easy-VQA's questions and answers (the trained demos' task): one token each
+EASY_VQA_WORDS = tuple("a black blue brown circle color contain does gray green image in is no "
+                       "not of present rectangle red shape teal the there triangle what yellow "
+                       "answer question using single word or phrase".split())
+
+
+def _train_tokenizer(special_tokens: list[str], words: tuple[str, ...] = _WORDS, **named):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    corpus = [" ".join(_WORDS[(i * 7 + j * 3) % len(_WORDS)] for j in range(16))
+    corpus = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(16))
               for i in range(500)]
     backend = Tokenizer(models.BPE(unk_token=None))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -67,44 +73,51 @@ def _prefer_word_tokens(model, tokenizer) -> None:
                 head[index] = 0
 
 
-def _save(model, processor, folder: Path) -> None:
+def _save(model, processor, folder: Path, prefer_words: bool = True) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    _prefer_word_tokens(model, processor.tokenizer)
+    if prefer_words:
+        _prefer_word_tokens(model, processor.tokenizer)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
 
 
 def _build_qwen2_vl(folder: Path, mrope_section: list[int], text_sizes: dict,
-                    vision_sizes: dict) -> None:
+                    vision_sizes: dict, words: tuple[str, ...] = _WORDS,
+                    initializer_range: float | None = None, size: dict | None = None) -> None:
     from transformers import (Qwen2VLConfig, Qwen2VLForConditionalGeneration,
                               Qwen2VLImageProcessor, Qwen2VLProcessor)
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>",
                 "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
-    tokenizer = _train_tokenizer(specials, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tokenizer = _train_tokenizer(specials, words, eos_token="<|im_end|>",
+                                 pad_token="<|endoftext|>")
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
     text = _small_llm(tokenizer, "<|im_end|>", "<|endoftext|>", "<|endoftext|>",
                       rope_scaling={"type": "mrope", "mrope_section": mrope_section},
                       rope_theta=10000.0)
     text.update(text_sizes)
+    vision = dict(depth=2, mlp_ratio=2, patch_size=14, spatial_merge_size=2,
+                  temporal_patch_size=2)
+    vision.update(vision_sizes)
+    if initializer_range is not None:     # a model to be trained: its init's scale
+        text["initializer_range"] = vision["initializer_range"] = initializer_range
     config = Qwen2VLConfig(
-        text_config=text,
-        vision_config=dict(depth=2, mlp_ratio=2, patch_size=14, spatial_merge_size=2,
-                           temporal_patch_size=2, **vision_sizes),
+        text_config=text, vision_config=vision,
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
     torch.manual_seed(0)
     model = Qwen2VLForConditionalGeneration(config).eval()
-    size = {"shortest_edge": 56 * 56, "longest_edge": 112 * 112}
+    size = size or {"shortest_edge": 56 * 56, "longest_edge": 112 * 112}
     processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=size),
-        video_processor=Qwen2VLVideoProcessor(size=size), tokenizer=tokenizer,
+        image_processor=Qwen2VLImageProcessor(size=size, patch_size=vision["patch_size"]),
+        video_processor=Qwen2VLVideoProcessor(size=size, patch_size=vision["patch_size"]),
+        tokenizer=tokenizer,
         chat_template=_chatml("<|vision_start|><|image_pad|><|vision_end|>",
                               "<|vision_start|><|video_pad|><|vision_end|>"))
-    _save(model, processor, folder)
+    _save(model, processor, folder, prefer_words=initializer_range is None)
 
 
 def build_qwen2_vl(folder: Path) -> None:
@@ -233,8 +246,9 @@ def build_vlmo(folder: Path) -> None:
 VL2_TILE, VL2_PATCH = 56, 14
 
 
-def tiny_deepseek_vl2(tokenizer):
-    """The tiny DeepSeek-VL2 (SigLIP, MLA + MoE language model) with fixed random weights."""
+def tiny_deepseek_vl2(tokenizer, std: float = 0.3, prefer_words: bool = True):
+    """The tiny DeepSeek-VL2 (SigLIP, MLA + MoE language model) with fixed random weights
+    (normal with `std`, norms excepted)."""
     from transformers import DeepseekV2Config, SiglipVisionConfig
 
     from inference.models.deepseek_vl2 import DeepseekVL2ForCausalLM
@@ -250,8 +264,9 @@ def tiny_deepseek_vl2(tokenizer):
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "norm" not in name:
-                parameter.normal_(0.0, 0.3)
-    _prefer_word_tokens(model.language, tokenizer)
+                parameter.normal_(0.0, std)
+    if prefer_words:
+        _prefer_word_tokens(model.language, tokenizer)
     return model.eval()
 
 
@@ -266,56 +281,27 @@ def vl2_language_fields(tokenizer) -> dict:
                 pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
 
 
-def _vl2_original_keys(state: dict) -> dict:
-    """transformers-side names -> the original deepseek-vl2 checkpoint's."""
-    out, experts = {}, {}
-    for key, tensor in state.items():
-        new = (key.replace("vision.embeddings.patch_embedding.", "vision.patch_embed.proj.")
-               .replace("vision.encoder.layers.", "vision.blocks.")
-               .replace("vision.post_layernorm.", "vision.norm.")
-               .replace(".self_attn.out_proj.", ".attn.proj.")
-               .replace(".layer_norm1.", ".norm1.").replace(".layer_norm2.", ".norm2."))
-        if new == "vision.embeddings.position_embedding.weight":
-            out["vision.pos_embed"] = tensor.unsqueeze(0)
-        elif new.startswith("vision.blocks.") and ".self_attn.q_proj." in new:
-            kind = new.rsplit(".", 1)[1]
-            out[new.replace(f"self_attn.q_proj.{kind}", f"attn.qkv.{kind}")] = torch.cat(
-                [tensor, state[key.replace("q_proj", "k_proj")], state[key.replace("q_proj", "v_proj")]])
-        elif new.startswith("vision.blocks.") and (".self_attn.k_proj." in new or ".self_attn.v_proj." in new):
-            continue
-        elif new.endswith("mlp.experts.gate_up_proj"):
-            prefix = new[:-len(".gate_up_proj")]
-            for index, stacked in enumerate(tensor):
-                gate, up = stacked.chunk(2, dim=0)
-                out[f"{prefix}.{index}.gate_proj.weight"] = gate.clone()
-                out[f"{prefix}.{index}.up_proj.weight"] = up.clone()
-        elif new.endswith("mlp.experts.down_proj"):
-            prefix = new[:-len(".down_proj")]
-            for index, stacked in enumerate(tensor):
-                out[f"{prefix}.{index}.down_proj.weight"] = stacked.clone()
-        else:
-            out[new] = tensor
-    return out
-
-
-def vl2_tokenizer():
+def vl2_tokenizer(words: tuple[str, ...] = _WORDS):
     bos, eos = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
     return _train_tokenizer([bos, eos, "<｜▁pad▁｜>", "<image>", "<|User|>", "<|Assistant|>"],
-                            bos_token=bos, eos_token=eos, pad_token="<｜▁pad▁｜>")
+                            words, bos_token=bos, eos_token=eos, pad_token="<｜▁pad▁｜>")
 
 
-def build_deepseek_vl2(folder: Path) -> None:
+def build_deepseek_vl2(folder: Path, words: tuple[str, ...] = _WORDS, std: float = 0.3,
+                       prefer_words: bool = True) -> None:
     """A tiny checkpoint in the original deepseek-ai/deepseek-vl2 layout (config.json
     `deepseek_vl_v2`, timm SigLIP names, per-expert MoE weights)."""
     import json
 
     from safetensors.torch import save_file
 
+    from inference.models.deepseek_vl2 import original_state_dict
+
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = vl2_tokenizer()
+    tokenizer = vl2_tokenizer(words)
     tokenizer.save_pretrained(folder)
-    model = tiny_deepseek_vl2(tokenizer)
-    original = _vl2_original_keys(model.state_dict())
+    model = tiny_deepseek_vl2(tokenizer, std, prefer_words)
+    original = original_state_dict(model.state_dict())
     save_file({k: v.contiguous() for k, v in original.items()}, str(folder / "model.safetensors"))
     language = dict(vl2_language_fields(tokenizer), architectures=["DeepseekV2ForCausalLM"],
                     model_type="deepseek_v2", use_mla=True, rope_theta=10000.0,
@@ -343,3 +329,25 @@ def build_qwen2_vl_served(folder: Path) -> None:
     _build_qwen2_vl(folder, [4, 6, 6], dict(hidden_size=128, intermediate_size=256,
                                             num_attention_heads=4, num_key_value_heads=2),
                     dict(embed_dim=64, hidden_size=128, num_heads=2))
+
+
+# -- the starts of the trained demos (inference/trained_demos.py) ------------------------------
+def build_qwen2_vl_init(folder: Path) -> None:
+    """demo_qwen2_vl_init, a tiny Qwen2-VL to be trained: 8-pixel patches (2 x 2 of them per
+    image token: easy-VQA's 64 x 64 images are 16 tokens at their own size) and a tokenizer
+    that knows easy-VQA's words. Weights are drawn with std 0.1 (about 1/sqrt(width) at width
+    64), not the usual 0.02 of large models: at width 64, std 0.02 leaves every MLP in its
+    linear range and every attention uniform, so the vision tower starts as a linear map of
+    the mean image (colour, but no shape) and the language model as an average over the
+    prompt; trained from there, it learned the answers' priors and ignored the image
+    (68.46% on easy-VQA's test split, where std 0.1 learns the colours within 300 steps)."""
+    _build_qwen2_vl(folder, [2, 3, 3], {},
+                    dict(embed_dim=64, hidden_size=64, num_heads=4, patch_size=8),
+                    words=tuple(_WORDS) + EASY_VQA_WORDS, initializer_range=0.1,
+                    size={"shortest_edge": 32 * 32, "longest_edge": 64 * 64})
+
+
+def build_deepseek_vl2_init(folder: Path) -> None:
+    """The tiny DeepSeek-VL2 of demo_deepseek_vl2 (original layout) to be trained: small init
+    (std 0.02) and a tokenizer that knows easy-VQA's words: demo_deepseek_vl2_init."""
+    build_deepseek_vl2(folder, tuple(_WORDS) + EASY_VQA_WORDS, 0.02, prefer_words=False)

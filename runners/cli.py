@@ -35,6 +35,7 @@ USAGE = """usage: modeltest [model=<name>] [task=<name>] [runner=<name>] [runtim
   modeltest runner=score task=<task> runner.predictions=<samples.jsonl> output_dir=<dir>
   modeltest runner=gate gate.baseline=<yaml> runner.summary=<summary.json>
   modeltest runner=compare runner.a=<run folder> runner.b=<run folder> output_dir=<dir>
+  modeltest runner=train model=<name> task=<name with a train split> [runner.max_steps=N]
   modeltest --cfg [overrides]     print the composed config and exit
 """
 
@@ -47,6 +48,7 @@ RUNNERS = Registry("runner.name", {
     "performance": "runners.performance:run",
     "clip_compare": "runners.clip_compare:run",
     "compare": "runners.compare:run",
+    "train": "runners.train:run",
 })
 
 

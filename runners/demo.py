@@ -28,7 +28,10 @@ KINDS = ("models", "data")
 DEMO_MODELS = Registry("demo model", {
     name: f"inference.demo_models:build_{name}"
     for name in ("qwen2_vl", "qwen2_vl_served", "internvl", "deepseek_vl", "deepseek_vl2",
-                 "vlmo", "clip_judge")})
+                 "vlmo", "clip_judge", "qwen2_vl_init", "deepseek_vl2_init")})
+# the trained demos: committed checkpoints, copied and checked (inference/trained_demos.py)
+for _name in ("qwen2_vl_trained", "deepseek_vl2_trained"):
+    DEMO_MODELS.register(_name, f"inference.trained_demos:build_{_name}")
 
 
 def demo_asset(path: str | None) -> tuple[str, str] | None:

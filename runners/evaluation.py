@@ -27,6 +27,7 @@ from modeltest.reports.terminal import print_summary
 from modeltest.samples import Sample
 from modeltest.scorers import Scorer, get_scorer
 from modeltest.scorers.aggregate import aggregate, headline_metrics
+from modeltest.scorers.baseline import task_baselines
 from modeltest.scorers.prediction_cleaning import DEFAULT_STOP_STRINGS, clean_prediction
 from modeltest.tasks import load_samples
 from runners.clip_judge import judge_config
@@ -262,6 +263,10 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None,
     if overall.get("subjects_not_run"):
         notes.append("group scores and the final score average only the subjects run; not "
                      "run: " + ", ".join(overall["subjects_not_run"]))
+    baselines = task_baselines(run.cfg["task"], run.scorer, run.samples) \
+        if metric == run.scorer.metric else []
+    notes.extend(f"{b['name']} baseline: {b['description']} scores {b['score']:.2f} {metric} "
+                 f"(this run: {overall[metric]:.2f})" for b in baselines)
     errors = [{"question_id": r["question_id"], "error": r["error"]}
               for r in records if r["error"]]
     summary = {
@@ -278,6 +283,7 @@ def write_reports(run: Run, records: list[dict], timing: dict | None = None,
         "num_errors": len(errors),
         "errors": errors,
         "demo_data": run.demo_data,
+        "baselines": baselines,
         "notes": notes,
         "samples_per_second": None,
         "tokens_per_second": None,

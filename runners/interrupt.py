@@ -26,6 +26,7 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # launcher repeats it for 9 s); after it, a second Ctrl-C stops at once, without cleaning up
 REPEAT_GRACE_SECONDS = 12.0
 _progress: dict = {}
+_note: list[str] = []        # a runner's own line for an interruption (runner=train)
 _first_signal_at: float | None = None
 _exit_code = 130
 
@@ -105,6 +106,7 @@ def install_handlers() -> dict:
     global _first_signal_at
     _first_signal_at = None
     _progress.clear()
+    _note.clear()
     sys.unraisablehook = _unraisable
     previous = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -133,6 +135,11 @@ def set_progress(kept: int, total: int, path) -> None:
     _progress.update(kept=kept, total=total, path=str(path))
 
 
+def set_note(line: str) -> None:
+    """What to print when interrupted, for runners that keep no samples.jsonl."""
+    _note[:] = [line]
+
+
 def _complete_lines(path: str) -> int | None:
     try:
         with open(path, "rb") as handle:
@@ -142,6 +149,8 @@ def _complete_lines(path: str) -> int | None:
 
 
 def interrupted_message() -> str:
+    if _note:
+        return _note[0]
     from modeltest.reports.samples_log import part_paths
 
     if "total" in _progress:

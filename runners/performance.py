@@ -29,6 +29,8 @@ def run(hydra_cfg) -> int:
     if cfg["model"]["adapter"] == "served":   # a model behind a server: its own sweep
         from runners.served_performance import run_served
         return run_served(hydra_cfg)
+    # before the process group exists (save_pretrained skips ranks other than 0 after it)
+    demo_model = ensure_demo_model(cfg["model"]["model_path"])   # file-locked
     try:
         device = pick_device(cfg["runtime"]["device"])
         parallel = init_parallel(int(harness_runtime(cfg)["tp"]), 1, device)
@@ -43,7 +45,6 @@ def run(hydra_cfg) -> int:
         with_image = [s for s in run_.samples if s.images]
         if not with_image:
             raise ConfigError(f"task {run_.task} has no image samples for runner=performance")
-        demo_model = ensure_demo_model(cfg["model"]["model_path"])   # file-locked
         check_model(cfg["model"])
         torch.manual_seed(int(cfg["seed"]))
         say = print if parallel.is_main else (lambda *a, **k: None)

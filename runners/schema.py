@@ -187,6 +187,8 @@ class Task:
     aggregation: Aggregation = checked()
     submission: Optional[dict] = checked()
     predictions_reader: Optional[str] = checked()
+    answer_baselines: list[str] = checked()
+    train: Optional[dict] = checked()
     demo_builder: Optional[str] = checked()
 
 
@@ -271,6 +273,33 @@ class CompareRunner:
 
 
 @dataclass
+class TrainRunner:
+    name: str = checked()
+    folder: str = checked()
+    trainable: Literal["full", "language"] = checked()
+    dtype: Literal["bf16", "bfloat16", "fp16", "float16", "fp32", "float32"] = checked()
+    autocast: Literal["auto", "bf16", "none"] = checked()
+    micro_batch_size: int = checked(at_least(1))
+    grad_accum: int = checked(at_least(1))
+    max_steps: Optional[int] = checked(at_least(1))
+    epochs: float = checked(above(0))
+    learning_rate: float = checked(above(0))
+    vision_learning_rate: Optional[float] = checked(above(0))
+    weight_decay: float = checked(at_least(0))
+    betas: list[float] = checked(each=strictly_between(0, 1))
+    eps: float = checked(above(0))
+    warmup_steps: int = checked(at_least(0))
+    schedule: Literal["cosine", "linear", "constant"] = checked()
+    min_lr_ratio: float = checked(between(0, 1))
+    max_grad_norm: Optional[float] = checked(above(0))
+    limit: Optional[int] = checked(at_least(1))
+    subjects: Optional[list[str]] = checked()
+    save_every: int = checked(at_least(1))
+    log_every: int = checked(at_least(1))
+    save_dir: Optional[str] = checked()
+
+
+@dataclass
 class Gate:
     baseline: Optional[str] = checked()
     write_baseline: Optional[str] = checked()
@@ -297,7 +326,7 @@ class Root:
 RUNNER_SCHEMAS: dict[str, type] = {
     "accuracy": AccuracyRunner, "score": ScoreRunner, "gate": GateRunner,
     "performance": PerformanceRunner, "clip_compare": ClipCompareRunner,
-    "compare": CompareRunner,
+    "compare": CompareRunner, "train": TrainRunner,
 }
 
 

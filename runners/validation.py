@@ -105,7 +105,7 @@ def _install_hint(package: str) -> str:
 def check_optional_packages(cfg: dict) -> None:
     runner = cfg["runner"]["name"]
     adapter = cfg["model"]["adapter"]
-    if runner in ("accuracy", "performance") and adapter in NEEDS_TORCHVISION \
+    if runner in ("accuracy", "performance", "train") and adapter in NEEDS_TORCHVISION \
             and importlib.util.find_spec("torchvision") is None:
         raise ConfigError(f"model.adapter={adapter} needs torchvision, which is not installed: "
                           + _install_hint("torchvision"))
@@ -184,3 +184,6 @@ def validate(cfg: dict) -> None:
     check_optional_packages(cfg)
     check_backend(cfg)
     check_tensor_parallel(cfg)
+    if cfg["runner"]["name"] == "train":   # its own settings, before any worker starts
+        from runners.train import check_settings
+        check_settings(cfg)

@@ -234,7 +234,8 @@ def test_installing_never_forces_another_torch():
     assert "torchvision" not in hard and "open-clip-torch" not in hard and "timm" not in hard
     assert str(hard["torch"].specifier) == ">=2.6"
     extras = {Requirement(r).name for r in project["optional-dependencies"]["vision"]}
-    assert extras == {"torchvision", "open_clip_torch"}
+    # the demo data packages (easy-vqa, scikit-image) pin no torch
+    assert extras == {"torchvision", "open_clip_torch", "easy-vqa", "scikit-image"}
 
 
 def test_a_missing_torchvision_is_a_one_line_hint(no_model_load, capsys, tmp_path, monkeypatch):

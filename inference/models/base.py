@@ -175,12 +175,17 @@ class ImageTextAdapter(ModelAdapter):
     def build_inputs(self, batch: list[PreparedRequest]):
         """The processor's tensors on the CPU (chat template, resizing, tiling, tokenising,
         left padding); runs in a background worker while the previous batch generates."""
-        texts, images, videos = [], [], []
+        return self._process([self._prompt_text(p) + self.answer_begun(p.request)
+                              for p in batch], batch)
+
+    def _prompt_text(self, prepared: PreparedRequest) -> str:
+        messages = [{"role": "user", "content": self._content(prepared)}]
+        return self.processor.apply_chat_template(messages, add_generation_prompt=True,
+                                                  tokenize=False)
+
+    def _process(self, texts: list[str], batch: list[PreparedRequest]):
+        images, videos = [], []
         for prepared in batch:
-            messages = [{"role": "user", "content": self._content(prepared)}]
-            texts.append(self.processor.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False)
-                + self.answer_begun(prepared.request))
             images.extend(prepared.images)
             if prepared.video_frames is not None:
                 if self.video_mode == "native":
@@ -192,6 +197,75 @@ class ImageTextAdapter(ModelAdapter):
             kwargs.setdefault("videos_kwargs", {})["do_sample_frames"] = False
         return self.processor(text=texts, images=images or None, videos=videos or None,
                               padding=True, return_tensors="pt", **kwargs)
+
+    # -- training ------------------------------------------------------------------------
+    def _answer_suffix(self, prepared: PreparedRequest, answer: str) -> str:
+        """What follows the evaluation prompt when the assistant gives `answer`, by the
+        checkpoint's own chat template, up to and including the end-of-sequence token that
+        generation stops at (a template's text after it, such as a newline, is never
+        generated)."""
+        prompt = self._prompt_text(prepared)
+        messages = [{"role": "user", "content": self._content(prepared)},
+                    {"role": "assistant", "content": answer}]
+        full = self.processor.apply_chat_template(messages, tokenize=False)
+        if not full.startswith(prompt):
+            raise ValueError("the chat template renders a conversation with the answer that "
+                             "does not start with the evaluation prompt; cannot train on it")
+        suffix, eos = full[len(prompt):], self.tokenizer.eos_token
+        if not eos or eos not in suffix:
+            raise ValueError(f"the chat template ends the answer without the end-of-sequence "
+                             f"token {eos!r}; cannot train the model to stop")
+        return suffix[:suffix.index(eos) + len(eos)]
+
+    def build_training_inputs(self, batch, answers):
+        suffixes = [self._answer_suffix(p, a) for p, a in zip(batch, answers)]
+        inputs = self._process([self._prompt_text(p) + s for p, s in zip(batch, suffixes)],
+                               batch)
+        ids = inputs["input_ids"]
+        labels = torch.full_like(ids, -100)
+        for row, suffix in enumerate(suffixes):
+            # rows are left-padded, so each ends with its answer
+            target = self.tokenizer(suffix, add_special_tokens=False)["input_ids"]
+            if ids[row, -len(target):].tolist() != target:
+                raise ValueError(f"the answer {answers[row]!r} tokenizes differently after the "
+                                 "prompt than alone; cannot mark its tokens")
+            labels[row, -len(target):] = ids[row, -len(target):]
+        inputs["labels"] = labels
+        return inputs
+
+    def training_loss(self, inputs):
+        inputs = inputs.to(self.device)
+        if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        positions = self._training_position_ids(inputs)
+        if positions is not None:
+            inputs["position_ids"] = positions
+        loss = self.model(**inputs).loss
+        mask = inputs.get("attention_mask")
+        tokens = int(mask.sum()) if mask is not None else int(inputs["input_ids"].numel())
+        return loss, int((inputs["labels"] != -100).sum()), tokens
+
+    def _training_position_ids(self, inputs):
+        """Positions as generate() gives a left-padded prompt (counted from each row's first
+        real token), so the model is trained at the positions it answers at."""
+        mask = inputs.get("attention_mask")
+        if mask is None:
+            return None
+        return (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+
+    def language_parameters(self):
+        language = list(self.model.get_decoder().parameters())
+        head = self.model.get_output_embeddings()
+        return language + (list(head.parameters()) if head is not None else [])
+
+    def save_checkpoint(self, folder) -> None:
+        """transformers' layout: config, safetensors weights, generation config, and the
+        processor's and tokenizer's files (chat template included)."""
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        self.model.save_pretrained(folder)
+        self.processor.save_pretrained(folder)
 
     def _generate(self, batch, inputs, max_new_tokens, ignore_eos, clock) -> Generation:
         """Greedy generation for a batch (left-padded)."""

@@ -363,6 +363,40 @@ def convert_state_dict(tensors, ignored: list[str] | None = None
             ignored.append(key)
 
 
+def original_state_dict(state: dict) -> dict:
+    """This module's tensor names -> the original deepseek-vl2 checkpoint's (the inverse of
+    convert_state_dict: transformers' SigLIP back to timm's, fused qkv; experts stacked by
+    transformers' own MoE split per expert)."""
+    out = {}
+    for key, tensor in state.items():
+        new = (key.replace("vision.embeddings.patch_embedding.", "vision.patch_embed.proj.")
+               .replace("vision.encoder.layers.", "vision.blocks.")
+               .replace("vision.post_layernorm.", "vision.norm.")
+               .replace(".self_attn.out_proj.", ".attn.proj.")
+               .replace(".layer_norm1.", ".norm1.").replace(".layer_norm2.", ".norm2."))
+        if new == "vision.embeddings.position_embedding.weight":
+            out["vision.pos_embed"] = tensor.unsqueeze(0)
+        elif new.startswith("vision.blocks.") and ".self_attn.q_proj." in new:
+            kind = new.rsplit(".", 1)[1]
+            out[new.replace(f"self_attn.q_proj.{kind}", f"attn.qkv.{kind}")] = torch.cat(
+                [tensor, state[key.replace("q_proj", "k_proj")], state[key.replace("q_proj", "v_proj")]])
+        elif new.startswith("vision.blocks.") and (".self_attn.k_proj." in new or ".self_attn.v_proj." in new):
+            continue
+        elif new.endswith("mlp.experts.gate_up_proj"):
+            prefix = new[:-len(".gate_up_proj")]
+            for index, stacked in enumerate(tensor):
+                gate, up = stacked.chunk(2, dim=0)
+                out[f"{prefix}.{index}.gate_proj.weight"] = gate.clone()
+                out[f"{prefix}.{index}.up_proj.weight"] = up.clone()
+        elif new.endswith("mlp.experts.down_proj"):
+            prefix = new[:-len(".down_proj")]
+            for index, stacked in enumerate(tensor):
+                out[f"{prefix}.{index}.down_proj.weight"] = stacked.clone()
+        else:
+            out[new] = tensor
+    return out
+
+
 def original_language_config(raw: dict) -> dict:
     """The checkpoint's language_config with the original DeepseekV2Config defaults filled in."""
     language = dict(ORIGINAL_LANGUAGE_DEFAULTS)
@@ -501,12 +535,19 @@ class VL2Inputs:
     tiles: list[list[tuple[torch.Tensor, int, int]]]
 
 
+@dataclass
+class VL2TrainingInputs(VL2Inputs):
+    """VL2Inputs whose rows end with the answer; labels: per row, -100 except the answer's."""
+    labels: list[list[int]] = None
+
+
 class DeepseekVL2Adapter(ModelAdapter):
     """Tiling and token layout as DeepSeek-VL2's processor; batched greedy generation over
     input embeddings, left-padded."""
 
     video_mode = "frames"
     supports_compiled_decode = True
+    has_unused_parameters = True      # experts that get no token in a batch
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -514,6 +555,7 @@ class DeepseekVL2Adapter(ModelAdapter):
 
     def __init__(self, model_cfg, device: str, dtype: torch.dtype, tp_mesh=None):
         folder = check_model_path(model_cfg["model_path"])
+        self.cfg_path = folder
         self.model, self.tokenizer, self.spec = load_original(folder, dtype, device, tp_mesh)
         self.ignored_tensors = self.model.ignored_tensors
         # nothing of a generation_config.json reaches generate() but through model.generation
@@ -583,6 +625,51 @@ class DeepseekVL2Adapter(ModelAdapter):
     def build_inputs(self, batch: list[PreparedVL2]) -> VL2Inputs:
         """Prompt token ids and tile pixels (tiling ran in prepare())."""
         return VL2Inputs([self._prompt_ids(p) for p in batch], [p.tiles for p in batch])
+
+    # -- training --------------------------------------------------------------------------
+    def build_training_inputs(self, batch: list[PreparedVL2], answers) -> VL2TrainingInputs:
+        """The original conversation format's assistant turn: `<|Assistant|>: {answer}` and
+        the end-of-sentence token (the deepseek template's sep2)."""
+        prompts, labels = [], []
+        for prepared, answer in zip(batch, answers):
+            prompt = self._prompt_ids(prepared)
+            target = self.tokenizer.encode(f" {answer}", add_special_tokens=False) \
+                + [self.tokenizer.eos_token_id]
+            prompts.append(prompt + target)
+            labels.append([-100] * len(prompt) + target)
+        return VL2TrainingInputs(prompts, [p.tiles for p in batch], labels)
+
+    def training_loss(self, inputs: VL2TrainingInputs):
+        embeddings, mask = self._embed(self._tiles_on_device(inputs), inputs.prompt_ids)
+        labels = torch.full(mask.shape, -100, dtype=torch.long, device=self.device)
+        for row, row_labels in enumerate(inputs.labels):     # left-padded as the embeddings
+            labels[row, mask.shape[1] - len(row_labels):] = torch.tensor(row_labels)
+        # positions as generate() gives a left-padded prompt
+        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+        loss = self.model.language(inputs_embeds=embeddings, attention_mask=mask,
+                                   position_ids=positions, labels=labels).loss
+        return loss, int((labels != -100).sum()), int(mask.sum())
+
+    def language_parameters(self):
+        return list(self.model.language.parameters())
+
+    def save_checkpoint(self, folder) -> None:
+        """The original deepseek-ai layout: this checkpoint's config.json and tokenizer files
+        as they were, and model.safetensors under the original tensor names."""
+        import shutil
+
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        source = Path(self.cfg_path)
+        for item in source.iterdir():
+            if item.is_file() and not item.name.endswith((".safetensors", ".index.json",
+                                                          ".bin", "manifest.json")):
+                shutil.copy(item, folder / item.name)
+        tensors = original_state_dict(self.model.state_dict())
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
+                  str(folder / "model.safetensors"), metadata={"format": "pt"})
 
     def input_fingerprints(self, batch: list[PreparedVL2], inputs: VL2Inputs) -> list[dict]:
         """Prompt ids and the tile pixels of each row."""

@@ -45,6 +45,13 @@ class InternVLAdapter(ImageTextAdapter):
             return prepared.request.text
         return image_markers.render(prepared.pieces, IMAGE_PLACEHOLDER)
 
+    def build_training_inputs(self, batch, answers):
+        if isinstance(self.processor, OriginalProcessor):
+            raise NotImplementedError("training an InternVL checkpoint in the original "
+                                      "OpenGVLab layout is not supported; convert it to "
+                                      "transformers' layout or train demo_deepseek_vl2")
+        return super().build_training_inputs(batch, answers)
+
     def _trim_padding(self, ids):
         """After the end-of-turn token generate() pads; before it every id is the model's own
         (a genuine pad-id token there, e.g. InternLM2's `</s>`, is kept as chat() keeps it)."""

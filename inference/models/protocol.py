@@ -20,6 +20,14 @@ The life of a batch, and which thread runs each step:
                                   calls decode.run(model, clock, **kwargs) where it would call
                                   model.generate(**kwargs), with the same kwargs either way
 
+Training (runner=train) goes through the same prepare(), so the model is trained on the
+prompt and pixels evaluation gives it:
+    build_training_inputs(batch, answers)   the evaluation prompt + answer + end of turn,
+                                            labels on the answer tokens only (CPU tensors)
+    training_loss(inputs) -> (loss, answer tokens, input tokens)   forward on the device
+    language_parameters()                   what runner.trainable=language trains
+    save_checkpoint(folder)                 the weights in the family's own layout
+
 `build_inputs` runs while the main thread generates the previous batch, so it must touch
 no state that generation changes; `build` serialises build_inputs calls per adapter (a
 tokenizer's padding settings are mutable state), and the main thread decodes with its own
@@ -304,6 +312,35 @@ class ModelAdapter(ABC):
 
     def close(self) -> None:
         """Release what the adapter holds besides the model (threads, connections)."""
+
+    # -- training (runner=train); families that can be fine-tuned override these ----------
+    # MoE layers leave experts without tokens in a batch: data parallelism must expect that
+    has_unused_parameters = False
+
+    def build_training_inputs(self, batch: list[PreparedRequest], answers: list[str]) -> Any:
+        """The inputs of `batch` (prepared as for evaluation) with `answers` as targets, on
+        the CPU: each row is the prompt build_inputs gives followed by the answer and the
+        end-of-turn token the model stops at; only those tokens carry labels."""
+        raise NotImplementedError(f"{type(self).__name__}: this model family cannot be "
+                                  "trained by runner=train")
+
+    def training_loss(self, inputs: Any) -> tuple[torch.Tensor, int, int]:
+        """(mean cross-entropy over the answer tokens, answer tokens, input tokens) of inputs
+        from build_training_inputs, computed on the device with gradients."""
+        raise NotImplementedError(f"{type(self).__name__}: this model family cannot be "
+                                  "trained by runner=train")
+
+    def language_parameters(self) -> list[torch.nn.Parameter]:
+        """The language model's parameters (embeddings and output head included): what
+        runner.trainable=language trains, the vision tower and projector left frozen."""
+        raise NotImplementedError(f"{type(self).__name__}: this model family cannot be "
+                                  "trained by runner=train")
+
+    def save_checkpoint(self, folder) -> None:
+        """Write the (trained) model to `folder` in the family's own checkpoint layout, so
+        that model.model_path=<folder> loads it like any other checkpoint."""
+        raise NotImplementedError(f"{type(self).__name__}: this model family cannot save a "
+                                  "checkpoint")
 
     def run_stats(self) -> dict:
         """Figures for the run's summary (e.g. a served model's request counts)."""

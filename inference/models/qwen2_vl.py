@@ -191,6 +191,11 @@ class Qwen2VLAdapter(ImageTextAdapter):
             tokens += count // FRAME_FACTOR * (h * w // self.factor ** 2)
         return tokens
 
+    def _training_position_ids(self, inputs):
+        # the model computes its 3D (M-RoPE) positions from the attention mask, in training
+        # as in generate()
+        return None
+
     def prepare(self, request: Request) -> PreparedRequest:
         pieces, paths = self.placed_images(request)
         decoded = [load_image(p) for p in paths]

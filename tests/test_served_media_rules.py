@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 from PIL import Image
 
 from runners.models import create_adapter
 from inference.requests import Request
+from conftest import model_config
 from inference.served.media_rules import image_preparer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,12 +27,12 @@ def _decode(url: str) -> list[np.ndarray]:
 
 
 def test_served_pixels_are_the_in_process_ones():
-    model = OmegaConf.load(ROOT / "conf" / "model" / "qwen2_vl.yaml")
-    model.model_path, model.dtype = str(FIXTURE), "fp32"
+    # the model sections as a run composes them (every key with its default)
+    model = model_config("qwen2_vl", model_path=str(FIXTURE), dtype="fp32")
     adapter = create_adapter(model, "cpu", torch.float32)
-    served = OmegaConf.load(ROOT / "conf" / "model" / "served.yaml")
-    served.model_path, served.prepare_as = str(FIXTURE), "qwen2_vl"
-    served.vision = model.vision          # the same media settings as the in-process model
+    # the same media settings as the in-process model
+    served = model_config("served", model_path=str(FIXTURE), prepare_as="qwen2_vl",
+                          vision=model["vision"])
     preparer = image_preparer(served)
     for name in ("img_350x238.png", "img_30x20.png", "img_90x400.png"):
         expected = adapter.prepare(Request("x", "q", [str(FIXTURE / name)])).images[0]

@@ -136,14 +136,14 @@ def _generate(run_, pending: dict, records: list[dict], device: str,
     watch = NodeWatch(board, parallel, float(runtime["node_timeout"]), str(kept_in)).start()
     try:
         return _generate_watched(run_, pending, records, device, parallel, stamp, board,
-                                 watch, kept_in, dtype)
+                                 watch, kept_in, dtype, decode_plan)
     finally:
         watch.close()
 
 
 def _generate_watched(run_, pending: dict, records: list[dict], device: str,
                       parallel: Parallel, stamp: str, board: Board, watch: NodeWatch,
-                      kept_in, dtype) -> dict:
+                      kept_in, dtype, decode_plan) -> dict:
     cfg, runtime = run_.cfg, run_.cfg["runtime"]
     started = time.perf_counter()
     if parallel.is_main:

@@ -198,6 +198,9 @@ def run_peer(args, cfg, adapter, ours_b: list, ours_b_seconds: float,
     runs = {run["batch_size"]: run for run in peer["runs"]}
     peer_1 = runs[1]["answers"]
     rendered = {size: run.pop("prompts") for size, run in runs.items()}
+    peer_model = runs[1].pop("model")   # the same for every run
+    for run in runs.values():
+        run.pop("model", None)
     peer_prompts = set(rendered[1])
     ours_prompts = [our_prompt(adapter, r) for r in requests]
     same_prompts = sum(prompt in peer_prompts for prompt in ours_prompts)
@@ -213,6 +216,9 @@ def run_peer(args, cfg, adapter, ours_b: list, ours_b_seconds: float,
     return {
         "peer": "lmms-eval", "peer_version": peer["lmms_eval_version"],
         "peer_python": args.peer_python, "peer_model_args": job["model_args"],
+        "peer_model": peer_model,       # dtype, torch threads, attention as lmms-eval loaded it
+        "engine_model": {"dtype": str(adapter.model.dtype), "threads": torch.get_num_threads(),
+                         "attn_implementation": adapter.model.config._attn_implementation},
         "compared_form": "decoded ids up to end of sequence, special tokens dropped, stripped",
         "identical_prompts": same_prompts,    # chat texts, before the media tokens expand
         "example_prompts": {"modeltest": ours_prompts[0],

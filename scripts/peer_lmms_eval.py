@@ -82,6 +82,7 @@ def main(job_path: str, result_path: str) -> int:
     (task_dir / f"{TASK}.yaml").write_text(task_yaml(job["dataset_dir"], job["max_new_tokens"]))
     (task_dir / "utils.py").write_text(TASK_UTILS)
 
+    import torch
     from lmms_eval import evaluator
     from lmms_eval.models import get_model
     from lmms_eval.tasks import TaskManager
@@ -115,6 +116,8 @@ def main(job_path: str, result_path: str) -> int:
             return text
 
         lm.processor.apply_chat_template = recorded_render
+        model = {"dtype": str(lm.model.dtype), "threads": torch.get_num_threads(),
+                 "attn_implementation": lm.model.config._attn_implementation}
         start = time.perf_counter()
         out = evaluator.simple_evaluate(model=lm, tasks=[TASK], task_manager=tasks,
                                         batch_size=batch_size, limit=limit, log_samples=True,
@@ -123,7 +126,8 @@ def main(job_path: str, result_path: str) -> int:
         by_doc = {int(s["doc_id"]): s["filtered_resps"][0] for s in out["samples"][TASK]}
         return {"batch_size": batch_size, "generate_seconds": round(timed["seconds"], 4),
                 "evaluate_seconds": round(seconds, 4),
-                "answers": [by_doc[i] for i in sorted(by_doc)], "prompts": prompts}
+                "answers": [by_doc[i] for i in sorted(by_doc)], "prompts": prompts,
+                "model": model}
 
     # every sample once at batch 1 before the clock runs, as this harness's engine has seen
     # every sample once (its loop) before its timed runs: first calls on a new input shape

@@ -20,7 +20,7 @@ video once per run (inference.video_cache).
 
 Extra key=value arguments are Hydra overrides (e.g. model.model_path=/data/Qwen2-VL-2B,
 runtime.device=cuda). Writes {"baseline_samples_per_second", "engine_samples_per_second",
-"speedup", "identical_predictions", ...} and prints a table.
+"speedup", "identical_predictions", ..., "peer_comparison" (with --peer)} and prints a table.
 """
 from __future__ import annotations
 
@@ -299,6 +299,13 @@ def main(argv: list[str]) -> int:
         if video:
             print("bench: --peer lmms-eval compares image tasks (textvqa, vqav2), not "
                   "videobench", file=sys.stderr)
+            return 2
+        model_overrides = [o for o in overrides if o.lstrip("+~").startswith("model.")]
+        model = to_container(compose([f"model={args.model}", *model_overrides]))["model"]
+        if model["adapter"] != "qwen2_vl" or model["backend"] != "embedded":
+            print(f"bench: --peer lmms-eval runs lmms-eval's qwen2_vl backend: model "
+                  f"{args.model} is adapter {model['adapter']}, backend {model['backend']} "
+                  "(use a Qwen2-VL model on the embedded runtime)", file=sys.stderr)
             return 2
         version = bench_peer.lmms_eval_version(args.peer_python)
         if version is None:

@@ -36,6 +36,7 @@ def test_missing_peer_is_one_line_naming_the_install(tmp_path):
     (["--peer-batch-sizes", "1,x"], "is not a comma-separated list of integers"),
     (["--peer-batch-sizes", "0,4"], "needs batch sizes of at least 1"),
     (["--task", "videobench"], "compares image tasks"),
+    (["--model", "demo_internvl"], "model demo_internvl is adapter internvl"),
 ])
 def test_bad_peer_settings_are_refused_in_one_line(args, message):
     result = _bench("--peer", "lmms-eval", *args)

@@ -139,6 +139,14 @@ def engine_responses(engine: Engine, requests: list[Request]) -> list:
     return [responses[r.request_id] for r in requests]
 
 
+def timed_responses(engine: Engine, requests: list[Request]) -> tuple[list, float, float]:
+    """The engine's responses, wall seconds and CPU seconds (the process's, all threads:
+    less moved than wall time by the other jobs on a shared machine)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    responses = engine_responses(engine, requests)
+    return responses, time.perf_counter() - start, time.process_time() - cpu
+
+
 def peer_form(adapter, response) -> str:
     """An answer as lmms-eval's Qwen2-VL backend reports its own (ids up to the end of
     sequence, special tokens dropped, whitespace stripped), so that the two harnesses'
@@ -169,16 +177,16 @@ def build_data(task: str, folder: Path, samples: int) -> list[str]:
     return ["task=textvqa", f"task.local_dataset_path={folder / 'textvqa_val.jsonl'}"]
 
 
-def run_peer(args, cfg, adapter, ours_b: list, ours_b_seconds: float,
+def run_peer(args, cfg, adapter, batched: tuple[list, float, float],
              requests: list[Request], samples, scratch: Path, device: str) -> dict:
-    """Ours at --batch-size (the run above) and at batch 1, lmms-eval at each
-    --peer-batch-sizes, on the same samples; answers compared in one form (peer_form)."""
+    """Ours at --batch-size (`batched`: the run above, timed_responses) and at batch 1,
+    lmms-eval at each --peer-batch-sizes, on the same samples; answers compared in one form
+    (peer_form)."""
+    ours_b, ours_b_seconds, ours_b_cpu = batched
     one = Engine(adapter, 1, cfg["runtime"]["loader_workers"])
     one.warm_up(requests[0])
     say("timing the engine at batch 1 ...")
-    start = time.perf_counter()
-    ours_1 = engine_responses(one, requests)
-    ours_1_seconds = time.perf_counter() - start
+    ours_1, ours_1_seconds, ours_1_cpu = timed_responses(one, requests)
     say(f"engine batch 1: {ours_1_seconds:.1f} s")
     ours = {1: [peer_form(adapter, r) for r in ours_1],
             args.batch_size: [peer_form(adapter, r) for r in ours_b]}
@@ -188,7 +196,7 @@ def run_peer(args, cfg, adapter, ours_b: list, ours_b_seconds: float,
     vision = cfg["model"]["vision"]
     job = {"model_path": cfg["model"]["model_path"], "dataset_dir": str(copy),
            "max_new_tokens": args.max_new_tokens, "batch_sizes": args.peer_batch_sizes,
-           "warmup_samples": len(requests),
+           "warmup_samples": len(requests), "threads": torch.get_num_threads(),
            # the same image pixel budget as this harness's model yaml (qwen-vl-utils' rule
            # in both); lmms-eval's own defaults are the 7B model card's
            "model_args": {"device": device, "min_pixels": int(vision["min_pixels"]),
@@ -208,6 +216,7 @@ def run_peer(args, cfg, adapter, ours_b: list, ours_b_seconds: float,
         "those lmms-eval rendered")
     for run in runs.values():
         run["samples_per_second"] = len(requests) / run["generate_seconds"]
+        run["cpu_ms_per_sample"] = 1000 * run["generate_cpu_seconds"] / len(requests)
         run["differing_from_own_batch_1"] = len(bench_peer.differing(run["answers"], peer_1))
         run["differing_from_engine"] = len(bench_peer.differing(run["answers"],
                                                                 ours[args.batch_size]))
@@ -230,6 +239,8 @@ def run_peer(args, cfg, adapter, ours_b: list, ours_b_seconds: float,
             "batch_size": args.batch_size,
             "samples_per_second": len(requests) / ours_b_seconds,
             "batch_1_samples_per_second": len(requests) / ours_1_seconds,
+            "cpu_ms_per_sample": 1000 * ours_b_cpu / len(requests),
+            "batch_1_cpu_ms_per_sample": 1000 * ours_1_cpu / len(requests),
             "differing_from_own_batch_1": len(bench_peer.differing(ours[args.batch_size],
                                                                    ours[1])),
             "differing_ids_from_own_batch_1": len(bench_peer.differing(ids_b, ids_1)),
@@ -248,17 +259,19 @@ def run_peer(args, cfg, adapter, ours_b: list, ours_b_seconds: float,
 def print_peer_table(result: dict, samples: int) -> None:
     engine, peer = result["engine"], result["lmms_eval"]
     rows = [[f"modeltest engine (batch {engine['batch_size']})",
-             f"{engine['samples_per_second']:.2f}",
+             f"{engine['samples_per_second']:.2f}", f"{engine['cpu_ms_per_sample']:.1f}",
              f"{engine['differing_from_own_batch_1']}/{samples}", "-"],
             ["modeltest engine (batch 1)", f"{engine['batch_1_samples_per_second']:.2f}",
-             "-", "-"]]
+             f"{engine['batch_1_cpu_ms_per_sample']:.1f}", "-", "-"]]
     for run in peer["runs"]:
         best = " (best)" if run["batch_size"] == peer["best_batch_size"] else ""
         rows.append([f"lmms-eval {result['peer_version']} qwen2_vl (batch {run['batch_size']})"
                      + best, f"{run['samples_per_second']:.2f}",
+                     f"{run['cpu_ms_per_sample']:.1f}",
                      f"{run['differing_from_own_batch_1']}/{samples}",
                      f"{run['differing_from_engine']}/{samples}"])
-    print(tabulate(rows, headers=["path", "samples/s", "differ from own batch 1",
+    print(tabulate(rows, headers=["path", "samples/s", "CPU ms/sample",
+                                  "differ from own batch 1",
                                   f"differ from engine (batch {engine['batch_size']})"],
                    tablefmt="simple"))
     print(f"identical chat texts: {result['identical_prompts']}/{samples}")
@@ -282,6 +295,9 @@ def main(argv: list[str]) -> int:
                         help="the Python that has the peer installed (its own venv)")
     parser.add_argument("--peer-batch-sizes", default="1,4,8",
                         help="the peer's batch sizes (batch 1 is always run)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads for this process and the peer "
+                             "(default: torch's)")
     parser.add_argument("--videos", type=int, default=8)
     parser.add_argument("--questions-per-video", type=int, default=8)
     parser.add_argument("--video-seconds", type=int, default=30)
@@ -289,6 +305,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--video-size", type=int, default=256)
     args, overrides = parser.parse_known_args(argv)
     video = args.task == "videobench"
+    if args.threads is not None:
+        # on a shared CPU, two OpenMP threads that wait on each other can cost several
+        # times the work itself; one setting for both harnesses keeps the comparison fair
+        torch.set_num_threads(args.threads)
     if args.peer:
         # refused in one line before any data is built or model loaded
         try:
@@ -349,14 +369,12 @@ def main(argv: list[str]) -> int:
         baseline_seconds = time.perf_counter() - start
         say(f"loop: {baseline_seconds:.1f} s; timing the engine (batch {args.batch_size}) ...")
         misses = video_cache.CACHE.decodes
-        start = time.perf_counter()
-        responses = engine_responses(engine, requests)
+        responses, engine_seconds, engine_cpu_seconds = timed_responses(engine, requests)
         misses = video_cache.CACHE.decodes - misses
-        engine_seconds = time.perf_counter() - start
         batched = [r.text if r.error is None else f"ERROR {r.error}" for r in responses]
         say(f"engine: {engine_seconds:.1f} s")
-        peer = (run_peer(args, cfg, adapter, responses, engine_seconds, requests, samples,
-                         Path(scratch), device) if args.peer else None)
+        peer = (run_peer(args, cfg, adapter, (responses, engine_seconds, engine_cpu_seconds),
+                         requests, samples, Path(scratch), device) if args.peer else None)
 
     result = {
         "model": args.model, "device": device, "samples": len(requests),

@@ -13,6 +13,10 @@ invariance of each (batched answers against their own batch-1 answers):
 
     python scripts/bench_eval.py --out bench.json --samples 32 --peer lmms-eval \
         --peer-python /path/to/lmms-venv/bin/python [--peer-batch-sizes 1,4,8] [--task vqav2]
+        [--threads 1]
+
+`--threads N` sets torch's intra-op threads in this process and in the peer's (on a shared
+CPU, compare the two at one setting).
 
 `--task videobench` builds a Video-Bench-format set with several questions per video; the
 loop decodes each question's video from its first frame (no cache), the engine decodes each

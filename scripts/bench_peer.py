@@ -12,7 +12,8 @@ from pathlib import Path
 PEER_VERSION = "0.7.3"   # the version the README's table was measured with
 DRIVER = Path(__file__).with_name("peer_lmms_eval.py")
 INSTALL = (f"python3.11 -m venv <venv> && <venv>/bin/pip install lmms-eval=={PEER_VERSION} "
-           "decord (see the README's bench_eval section), then --peer-python <venv>/bin/python")
+           "decord 'filelock<4' (see the README's bench_eval section), then --peer-python "
+           "<venv>/bin/python")
 
 
 def lmms_eval_version(python: str) -> str | None:

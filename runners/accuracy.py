@@ -43,9 +43,6 @@ def run(hydra_cfg) -> int:
     runtime = harness_runtime({"runtime": to_container(hydra_cfg.runtime),
                                "model": to_container(hydra_cfg.model)})
     tp, dp = parallel_sizes(runtime)
-    # before the process group exists: once torch.distributed is initialised, transformers'
-    # save_pretrained writes nothing on a rank other than 0, and that rank may build the demo
-    ensure_demo_model(to_container(hydra_cfg.model)["model_path"])   # file-locked
     hydra_cfg.runtime.dp = dp       # the run's config and reports say what ran (not "auto")
     # a demo checkpoint is built before the process group starts: transformers'
     # save_pretrained writes no weights on a rank > 0 of an initialised group, and any rank

@@ -125,10 +125,13 @@ def test_kill_9_of_a_dp2_run_then_rerun_regenerates_nothing_finished(tmp_path):
         done = rank0 + rank1
         assert rank0 and rank1 and len(done) < 12, (len(rank0), len(rank1))
         stub.delay = 0.0
-        sent_before = len(stub.requests)
-        rerun = mm_run(stub.url, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # the rerun's requests are told apart by a header of their own: a request of the
+        # killed run may still be read by the stub's handler thread after the kill
+        rerun = mm_run(stub.url, tmp_path, "+model.headers.X-Modeltest-Run=rerun",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = rerun.communicate(timeout=400)
-        bodies = stub.requests[sent_before:]
+        bodies = [body for body, headers in zip(stub.requests, stub.headers_seen)
+                  if headers.get("X-Modeltest-Run") == "rerun"]
     assert rerun.returncode == 0, err[-3000:]
     assert f"resuming: {len(done)} of 12 samples already done" in out
     assert not resent(done, bodies)            # warm-ups included: no finished sample again

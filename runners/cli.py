@@ -109,5 +109,10 @@ def _say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
+def console() -> None:
+    """The `modeltest` console script."""
+    interrupt.leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    interrupt.leave(main())

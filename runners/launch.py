@@ -265,4 +265,4 @@ if __name__ == "__main__":
         # ends this launcher, and so (PR_SET_PDEATHSIG again) its workers
         _die_with_parent(os.getppid())()
         interrupt.install_early_handlers()   # _die_with_parent ignored them for a worker
-    sys.exit(main())
+    interrupt.leave(main())

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -96,3 +97,47 @@ def test_sigterm_to_the_launcher_is_one_line_and_143(tmp_path, delay):
     assert code == 143, err[-3000:]
     assert not [noise for noise in NOISE if noise in err], err[-3000:]
     assert len([line for line in err.splitlines() if line.startswith("interrupted:")]) == 1
+
+
+def _stop_after_the_last_sample(out: Path, offset: float) -> tuple[int, str]:
+    """Ctrl-C `offset` seconds after the progress bar reached its end: the moments where the
+    ranks score, write the reports and leave."""
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1")
+    process = subprocess.Popen(
+        ["bash", "scripts/mm_run.sh", "textvqa", "demo_qwen2_vl", "runtime.dp=2",
+         "runtime.batch_size=1", f"output_dir={out}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: process.stderr.read(1), "")))
+    reader.start()
+    try:
+        deadline = time.time() + 170
+        while "12/12" not in "".join(seen) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(offset)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=180)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        reader.join()
+    return process.returncode, "".join(seen)
+
+
+@pytest.mark.parametrize("offset", [0.5, 1.0])
+def test_ctrl_c_while_the_finished_run_leaves(tmp_path, offset):
+    """A run whose reports are written either ends 0 or says the one line: the interpreter's
+    teardown (a second or two with torch) once let the default action kill both ranks
+    silently with 130."""
+    code, err = _stop_after_the_last_sample(tmp_path / "out", offset)
+    lines = [line for line in err.splitlines() if line.startswith("interrupted:")]
+    if code == 0:
+        assert not lines, err[-3000:]
+        assert (tmp_path / "out" / "results" / "summary.json").is_file()
+    else:
+        assert code == 130 and len(lines) == 1, err[-3000:]
+    assert not [noise for noise in NOISE if noise in err], err[-3000:]

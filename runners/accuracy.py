@@ -252,7 +252,7 @@ def _generate_watched(run_, pending: dict, records: list[dict], device: str,
         if decision:
             _leave(board, parallel, decision)
 
-    if mine:
+    if mine and runtime["warm_up"]:
         engine.warm_up(mine[0], len(mine))
     start = time.perf_counter()
     finished = None     # when the generation ended (closing the adapter is not timed)
@@ -310,7 +310,8 @@ def _generate_watched(run_, pending: dict, records: list[dict], device: str,
     return {**adapter.run_stats(), "compile": adapter.decode_summary(),
             "device": device, "tp": int(runtime["tp"]), "dp": parallel.dp,
             "nnodes": parallel.nnodes,
-            "batch_size": batch_size, "generation_seconds": round(elapsed, 3),
+            "batch_size": batch_size, "warm_up": bool(runtime["warm_up"]),
+            "generation_seconds": round(elapsed, 3),
             "samples_per_second": len(everything) / elapsed if elapsed else None,
             "tokens_per_second": output_tokens / elapsed if elapsed else None,
             "environment": environment_manifest(device)}

@@ -93,6 +93,7 @@ class Runtime:
     join_timeout: float = checked(above(0))
     node_timeout: float = checked(above(0))
     batch_size: int = checked(at_least(1))
+    warm_up: bool = checked()
     # the decode path (inference/compiled_decode.py); Any: a YAML on/off arrives as a bool,
     # which one_of names
     compile: Any = checked(one_of(COMPILE_SETTINGS))

@@ -54,7 +54,8 @@ def _run(model_path, out: Path, *extra) -> dict[int, list[int]]:
     assert main(["model=deepseek_vl", f"model.model_path={model_path}", "model.dtype=fp32",
                  "task=textvqa", f"task.local_dataset_path={data}",
                  "task.prompt_template='{question}'", "task.max_new_tokens=16",
-                 f"output_dir={out / 'run'}", *extra]) == 0
+                 # no warm-up: a sample through the 1024-px SAM tower costs ~25 s on a CPU
+                 "runtime.warm_up=false", f"output_dir={out / 'run'}", *extra]) == 0
     records = [json.loads(line) for line in
                (out / "run" / "debug" / "samples.jsonl").read_text().splitlines()]
     return {int(r["question_id"]): r["output_ids"] for r in records}
@@ -68,6 +69,8 @@ def test_recording_is_a_meaningful_reference():
 @pytest.mark.parametrize("batch", [1, 4])
 def test_fixture_generates_the_original_ids(checkpoint, tmp_path, batch):
     ids = _run(checkpoint, tmp_path, f"runtime.batch_size={batch}")
+    summary = json.loads((tmp_path / "run" / "results" / "summary.json").read_text())
+    assert summary["warm_up"] is False and summary["batch_size"] == batch
     assert ids == {i: s["output_ids"] for i, s in enumerate(RECORDING["samples"])}
 
 
@@ -119,7 +122,7 @@ def test_unused_tensors_are_ignored_and_foreign_ones_refused(checkpoint, tmp_pat
     with caplog.at_level(logging.INFO, logger="inference.models.deepseek_vl_original"):
         assert main(["model=deepseek_vl", f"model.model_path={edited}", "model.dtype=fp32",
                      "task=textvqa", "task.limit=1", "task.max_new_tokens=2",
-                     f"output_dir={tmp_path / 'out'}"]) == 0
+                     "runtime.warm_up=false", f"output_dir={tmp_path / 'out'}"]) == 0
     assert not marker.exists()
     message = caplog.text
     assert "never uses are ignored" in message

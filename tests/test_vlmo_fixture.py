@@ -53,7 +53,8 @@ def cli_args(folder, out, batch_size, *extra):
             f"task.question_file={data / 'v2_OpenEnded_mscoco_val2014_questions.json'}",
             f"task.annotation_file={data / 'v2_mscoco_val2014_annotations.json'}",
             f"task.image_dir={data / 'val2014'}", "runtime.device=cpu",
-            f"runtime.batch_size={batch_size}", f"output_dir={out}", *extra]
+            f"runtime.batch_size={batch_size}", "runtime.warm_up=false", f"output_dir={out}",
+            *extra]
 
 
 def read_samples(out):

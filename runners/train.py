@@ -267,8 +267,9 @@ class Trainer:
             self.status = f"saving the checkpoint to {self.save_dir}"
             self.save_dir.mkdir(parents=True, exist_ok=True)
             adapter.save_checkpoint(self.save_dir)
-            self._reports(history, done, peaks, total_steps, kind, len(trained), parameters,
-                          len(samples), order, start_step)
+            self._reports(history, done, peaks, total_steps, kind,
+                          sum(p.numel() for p in trained), parameters, len(samples), order,
+                          start_step)
         if self.parallel.distributed:
             dist.barrier()
         return 0

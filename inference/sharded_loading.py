@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from inference.safetensors_reader import SafetensorsFolder, Slicing
-from inference.tensor_parallel import TPGroup, local_slice
+from inference.tensor_parallel import TPGroup, default_plan, local_slice
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,32 @@ def fill(model: nn.Module, entries: Iterable[tuple[str, Read]], device: str | to
     return unexpected
 
 
+def fill_original(model: nn.Module, entries: Iterable[tuple[str, Read]],
+                  device: str | torch.device, source, refusal: str, *,
+                  slicings: dict[str, Slicing] | None = None, tp_mesh=None,
+                  error: type[Exception] = ValueError, may_stay_empty: tuple[str, ...] = (),
+                  ignored: list[str] | None = None, ignored_note: str = "") -> nn.Module:
+    """The end of every original-layout loader: fill the model, built empty (and split while
+    empty: `slicings`), from `entries` with this rank's slices; refuse a checkpoint whose
+    tensors and the model's parameters do not match, as one line "{source}: {refusal}
+    (missing ..., unexpected ...)" raised as `error` (`may_stay_empty`: parameters that may
+    stay unfilled, e.g. an output head tied to the token embedding); warn of the tensors
+    the original builds but never uses (`ignored`, filled while the entries are read, named
+    by `ignored_note`); move the buffers built on the host to the device."""
+    tp = TPGroup.from_mesh(tp_mesh)
+    unexpected = fill(model, entries, device, slicings, tp, source=str(source),
+                      progress=tp is None or tp.rank == 0, check_empty=False)
+    missing = [name for name in empty_parameters(model) if name not in may_stay_empty]
+    if missing or unexpected:
+        raise error(f"{source}: {refusal} (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    if ignored:
+        log.warning("%s: %d tensors %s: %s", source, len(ignored), ignored_note,
+                    ", ".join(sorted(ignored)))
+    move_buffers(model, device)
+    model.loaded_sharded = True
+    return model
+
+
 def empty_parameters(model: nn.Module) -> list[str]:
     """Names of the parameters (and buffers) still on the meta device."""
     return [name for name, places in _owners(model).items() if getattr(*places[0]).is_meta]
@@ -216,9 +242,10 @@ def safetensors_folder(folder: Path) -> SafetensorsFolder | None:
 
 
 def load_transformers_model(folder: Path, auto_class, dtype: torch.dtype,
-                            device: str | torch.device, tp_mesh=None, trust: bool = False):
+                            device: str | torch.device, tp_mesh=None, trust: bool = False,
+                            plan=default_plan):
     """A checkpoint in transformers' layout, built empty and filled with this rank's slices
-    (split by `inference.tensor_parallel.default_plan` when tp > 1)."""
+    (split by `plan` when tp > 1: the family's, else `inference.tensor_parallel.default_plan`)."""
     from transformers import AutoConfig, GenerationConfig
 
     from inference.tensor_parallel import shard_model
@@ -226,7 +253,7 @@ def load_transformers_model(folder: Path, auto_class, dtype: torch.dtype,
     files = safetensors_folder(folder)
     if files is None:       # .bin checkpoints: transformers' loader, then split in memory
         model = auto_class.from_pretrained(folder, dtype=dtype, trust_remote_code=trust)
-        shard_model(model, tp_mesh)
+        shard_model(model, tp_mesh, plan)
         return model.to(device)
     config = AutoConfig.from_pretrained(folder, trust_remote_code=trust)
     with parameters_on_meta():
@@ -235,7 +262,7 @@ def load_transformers_model(folder: Path, auto_class, dtype: torch.dtype,
     if generation.is_file():
         model.generation_config = GenerationConfig.from_pretrained(folder)
     rename = transformers_renamer(model)
-    slicings = shard_model(model, tp_mesh)
+    slicings = shard_model(model, tp_mesh, plan)
     tp = TPGroup.from_mesh(tp_mesh)
     try:
         unexpected = fill(model, checkpoint_entries(files, rename), device, slicings, tp,

@@ -17,7 +17,7 @@ from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
 from inference.requests import Request
 from inference.video_reading import frames_for_model
 from inference.sharded_loading import load_transformers_model
-from inference.tensor_parallel import shard_model
+from inference.tensor_parallel import default_plan, shard_model
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,9 @@ class ImageTextAdapter(ModelAdapter):
     # the chat template writes a newline after each image itself (InternVL's "<image>\n")
     newline_after_image = False
     supports_compiled_decode = True
+    # how tensor parallelism splits the model: (model, tp size) -> plan; a family whose
+    # layout asks for more than the default sets its own, from its parallelize.py
+    tp_plan = staticmethod(default_plan)
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -105,7 +108,7 @@ class ImageTextAdapter(ModelAdapter):
 
         processor = self._load_processor(path, trust)
         model = load_transformers_model(path, AutoModelForImageTextToText, dtype, self.device,
-                                        self.tp_mesh, trust)
+                                        self.tp_mesh, trust, self.tp_plan)
         model.loaded_sharded = True
         return processor, model
 
@@ -120,7 +123,7 @@ class ImageTextAdapter(ModelAdapter):
         whole model (original layouts) is split on the host first, then only this rank's
         part moves to the device."""
         if not getattr(model, "loaded_sharded", False):
-            shard_model(model, self.tp_mesh)
+            shard_model(model, self.tp_mesh, self.tp_plan)
             model = model.to(self.device)
         return model.eval()
 

@@ -14,6 +14,7 @@ from inference.generation import hf_generate_kwargs, resolve_generation, stop_id
     token_ids_only
 from inference.media import load_image
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
+from inference.models.qwen2_vl.parallelize import tp_plan as qwen2_vl_tp_plan
 from inference.requests import Request
 from inference.video_reading import frames_for_model
 from inference.sharded_loading import load_transformers_model
@@ -324,3 +325,11 @@ class ImageTextAdapter(ModelAdapter):
 
     def _trim_padding(self, ids: list[int]) -> list[int]:
         return trim_padding(ids, self.tokenizer.pad_token_id)
+
+
+class GenericAdapter(ImageTextAdapter):
+    """`model.adapter=generic`: any other checkpoint AutoModelForImageTextToText loads. Under
+    tensor parallelism its vision tower is split where its layout is one a family's plan
+    knows: Qwen2-VL's fused-qkv blocks and patch merger (qwen2_vl/parallelize.py), which
+    Qwen2.5-VL's patch merger shares; other towers as the default plan splits them."""
+    tp_plan = staticmethod(qwen2_vl_tp_plan)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from inference.safetensors_reader import SafetensorsFolder, Slicing
-from inference.tensor_parallel import TPGroup, default_plan, local_slice
+from inference.tensor_parallel import TPGroup, local_slice
 
 log = logging.getLogger(__name__)
 
@@ -242,10 +242,9 @@ def safetensors_folder(folder: Path) -> SafetensorsFolder | None:
 
 
 def load_transformers_model(folder: Path, auto_class, dtype: torch.dtype,
-                            device: str | torch.device, tp_mesh=None, trust: bool = False,
-                            plan=default_plan):
+                            device: str | torch.device, tp_mesh=None, trust: bool = False):
     """A checkpoint in transformers' layout, built empty and filled with this rank's slices
-    (split by `plan` when tp > 1: the family's, else `inference.tensor_parallel.default_plan`)."""
+    (split by `inference.tensor_parallel.default_plan` when tp > 1)."""
     from transformers import AutoConfig, GenerationConfig
 
     from inference.tensor_parallel import shard_model
@@ -253,7 +252,7 @@ def load_transformers_model(folder: Path, auto_class, dtype: torch.dtype,
     files = safetensors_folder(folder)
     if files is None:       # .bin checkpoints: transformers' loader, then split in memory
         model = auto_class.from_pretrained(folder, dtype=dtype, trust_remote_code=trust)
-        shard_model(model, tp_mesh, plan)
+        shard_model(model, tp_mesh)
         return model.to(device)
     config = AutoConfig.from_pretrained(folder, trust_remote_code=trust)
     with parameters_on_meta():
@@ -262,7 +261,7 @@ def load_transformers_model(folder: Path, auto_class, dtype: torch.dtype,
     if generation.is_file():
         model.generation_config = GenerationConfig.from_pretrained(folder)
     rename = transformers_renamer(model)
-    slicings = shard_model(model, tp_mesh, plan)
+    slicings = shard_model(model, tp_mesh)
     tp = TPGroup.from_mesh(tp_mesh)
     try:
         unexpected = fill(model, checkpoint_entries(files, rename), device, slicings, tp,

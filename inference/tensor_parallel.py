@@ -19,11 +19,13 @@ its layout is known (Qwen2-VL); otherwise it stays whole on every rank.
 
 This module holds the machinery and the plans several families share (language model,
 vocabulary, vision MLPs); a family's own plan lives beside its model, as torchtitan keeps
-`parallelize` next to each model: inference/models/qwen2_vl/parallelize.py (the vision
-tower), inference/models/deepseek_vl2/parallelize.py (latent attention and experts).
+`parallelize` next to each model: inference/models/qwen2_vl/parallelize.py (the vision tower,
+which `default_plan` applies where a model has its layout),
+inference/models/deepseek_vl2/parallelize.py (latent attention and experts).
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import torch
@@ -161,12 +163,17 @@ def vision_mlp_plan(model: nn.Module, size: int, taken: dict[str, str] | None = 
     return plan
 
 
-def default_plan(model: nn.Module, size: int,
-                 vision_plan: dict[str, str] | None = None) -> dict[str, str]:
-    """The language model (`language_model_plan`); the vision tower by `vision_plan` (a
-    family's own, from its parallelize.py), and whatever of it that leaves by its two-layer
-    MLPs (`vision_mlp_plan`)."""
-    plan = {**language_model_plan(model, size), **(vision_plan or {})}
+# Vision-tower plans of families, each a function (model, tp size) -> plan that finds the
+# layout it knows by the modules' structure ({} when there is none): "module:function", imported
+# on use, so this module imports no family (each family's plan lives beside its model).
+FAMILY_VISION_PLANS = ("inference.models.qwen2_vl.parallelize:qwen2_vl_vision_plan",)
+
+
+def default_plan(model: nn.Module, size: int) -> dict[str, str]:
+    plan = language_model_plan(model, size)
+    for spec in FAMILY_VISION_PLANS:
+        module, _, function = spec.partition(":")
+        plan.update(getattr(importlib.import_module(module), function)(model, size))
     plan.update(vision_mlp_plan(model, size, plan))
     return plan
 
@@ -251,13 +258,12 @@ def split_attention_heads(model: nn.Module, plan: dict[str, str], size: int) -> 
             attention.num_heads //= size
 
 
-def shard_model(model: nn.Module, tp_mesh, plan=default_plan) -> dict[str, Slicing]:
-    """Split a model (on the meta device or loaded) by `plan(model, tp size)` (a family's
-    plan, from its parallelize.py, or the default); returns the slicings."""
+def shard_model(model: nn.Module, tp_mesh) -> dict[str, Slicing]:
+    """Split a model (on the meta device or loaded) by the default plan; returns the slicings."""
     tp = TPGroup.from_mesh(tp_mesh)
     if tp is None:
         return {}
-    plan = plan(model, tp.size)
+    plan = default_plan(model, tp.size)
     slicings = apply_plan(model, plan, tp)
     split_attention_heads(model, plan, tp.size)
     return slicings

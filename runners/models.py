@@ -17,7 +17,7 @@ ADAPTERS = Registry("model.adapter", {
     "deepseek_vl": "inference.models.deepseek_vl.adapter:DeepseekVLAdapter",
     "deepseek_vl2": "inference.models.deepseek_vl2.adapter:DeepseekVL2Adapter",
     "vlmo": "inference.models.vlmo.adapter:VLMoAdapter",
-    "generic": "inference.models.base:GenericAdapter",
+    "generic": "inference.models.base:ImageTextAdapter",
     "served": "inference.served.adapter:ServedAdapter",
 })
 

@@ -14,11 +14,10 @@ from inference.generation import hf_generate_kwargs, resolve_generation, stop_id
     token_ids_only
 from inference.media import load_image
 from inference.models.protocol import Generation, ModelAdapter, PreparedRequest
-from inference.models.qwen2_vl.parallelize import tp_plan as qwen2_vl_tp_plan
 from inference.requests import Request
 from inference.video_reading import frames_for_model
 from inference.sharded_loading import load_transformers_model
-from inference.tensor_parallel import default_plan, shard_model
+from inference.tensor_parallel import shard_model
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +68,6 @@ class ImageTextAdapter(ModelAdapter):
     # the chat template writes a newline after each image itself (InternVL's "<image>\n")
     newline_after_image = False
     supports_compiled_decode = True
-    # how tensor parallelism splits the model: (model, tp size) -> plan; a family whose
-    # layout asks for more than the default sets its own, from its parallelize.py
-    tp_plan = staticmethod(default_plan)
 
     @staticmethod
     def check(model_cfg) -> None:
@@ -109,7 +105,7 @@ class ImageTextAdapter(ModelAdapter):
 
         processor = self._load_processor(path, trust)
         model = load_transformers_model(path, AutoModelForImageTextToText, dtype, self.device,
-                                        self.tp_mesh, trust, self.tp_plan)
+                                        self.tp_mesh, trust)
         model.loaded_sharded = True
         return processor, model
 
@@ -124,7 +120,7 @@ class ImageTextAdapter(ModelAdapter):
         whole model (original layouts) is split on the host first, then only this rank's
         part moves to the device."""
         if not getattr(model, "loaded_sharded", False):
-            shard_model(model, self.tp_mesh, self.tp_plan)
+            shard_model(model, self.tp_mesh)
             model = model.to(self.device)
         return model.eval()
 
@@ -325,11 +321,3 @@ class ImageTextAdapter(ModelAdapter):
 
     def _trim_padding(self, ids: list[int]) -> list[int]:
         return trim_padding(ids, self.tokenizer.pad_token_id)
-
-
-class GenericAdapter(ImageTextAdapter):
-    """`model.adapter=generic`: any other checkpoint AutoModelForImageTextToText loads. Under
-    tensor parallelism its vision tower is split where its layout is one a family's plan
-    knows: Qwen2-VL's fused-qkv blocks and patch merger (qwen2_vl/parallelize.py), which
-    Qwen2.5-VL's patch merger shares; other towers as the default plan splits them."""
-    tp_plan = staticmethod(qwen2_vl_tp_plan)

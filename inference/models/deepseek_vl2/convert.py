@@ -73,7 +73,7 @@ def original_language_config(raw: dict) -> dict:
     return language
 
 
-def _language_config(raw: dict):
+def transformers_language_config(raw: dict):
     """transformers' DeepseekV2Config for the attention and dense layers of the original."""
     from transformers import DeepseekV2Config
 

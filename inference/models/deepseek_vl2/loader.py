@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 
 from inference.models.base import ModelPathError
-from inference.models.deepseek_vl2.convert import (ORIGINAL_MODEL_TYPE, _language_config,
-                                                   convert_state_dict,
-                                                   original_language_config)
+from inference.models.deepseek_vl2.convert import (ORIGINAL_MODEL_TYPE, convert_state_dict,
+                                                   original_language_config,
+                                                   transformers_language_config)
 from inference.models.deepseek_vl2.model import DeepseekVL2ForCausalLM
 from inference.models.deepseek_vl2.processor import TilingSpec
 
@@ -55,7 +55,7 @@ def load_original(folder: Path, dtype: torch.dtype, device="cpu", tp_mesh=None):
     language = original_language_config(raw["language_config"])
     with default_dtype(dtype), parameters_on_meta():
         model = DeepseekVL2ForCausalLM(
-            vision_config, _language_config(raw["language_config"]),
+            vision_config, transformers_language_config(raw["language_config"]),
             {"downsample_ratio": int(projector.get("downsample_ratio", 2)),
              "mlp_ratio": int(projector.get("mlp_ratio", 1))}, language)
     fc1 = tensor_shapes(folder).get("vision.blocks.0.mlp.fc1.weight")

@@ -14,6 +14,6 @@ The model and its checkpoint layout are transformers' own (Qwen2VLForConditional
 read by inference.sharded_loading).
 
     processor.py    qwen-vl-utils' rules: smart sizes, frame counts and indices
-    parallelize.py  the tensor-parallel plan: language model, vision blocks, patch merger
+    parallelize.py  its vision tower's tensor-parallel plan: vision blocks, patch merger
     adapter.py      the adapter: media prepared by those rules, then the checkpoint's processor
 """

@@ -11,7 +11,6 @@ from inference.media import _decode_video_frames_at, load_image, require_regular
 from inference.video_cache import CACHE
 from inference.models.base import ImageTextAdapter
 from inference.models.protocol import PreparedRequest
-from inference.models.qwen2_vl import parallelize
 from inference.models.qwen2_vl.processor import FRAME_FACTOR, frame_count, frame_indices, \
     smart_size
 from inference.requests import Request, VideoSpec
@@ -21,7 +20,6 @@ from inference.video_reading import decode_at, plain, reference_indices, \
 
 class Qwen2VLAdapter(ImageTextAdapter):
     video_mode = "native"
-    tp_plan = staticmethod(parallelize.tp_plan)     # the vision tower is split too
 
     def __init__(self, model_cfg, device, dtype, tp_mesh=None):
         super().__init__(model_cfg, device, dtype, tp_mesh)

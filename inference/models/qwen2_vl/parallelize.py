@@ -1,10 +1,12 @@
-"""Qwen2-VL's tensor-parallel plan: the language model as every family's, and its vision
-tower too (fused-qkv blocks and the patch merger's MLP), which other families keep whole."""
+"""Qwen2-VL's own tensor-parallel plan: its vision tower (fused-qkv blocks and the patch
+merger's MLP), which other families keep whole. The language model and any vision MLP are split
+by the shared plans of inference.tensor_parallel, whose `default_plan` adds this one (found by
+the tower's layout, so a model of the same layout under model.adapter=generic is split too)."""
 from __future__ import annotations
 
 from torch import nn
 
-from inference.tensor_parallel import COLUMN, PACKED_QKV, ROW, default_plan
+from inference.tensor_parallel import COLUMN, PACKED_QKV, ROW
 
 
 def qwen2_vl_vision_plan(model: nn.Module, size: int) -> dict[str, str]:
@@ -25,8 +27,3 @@ def qwen2_vl_vision_plan(model: nn.Module, size: int) -> dict[str, str]:
                 and len(sequential) == 3 and sequential[0].out_features % size == 0:
             plan.update({f"{name}.mlp.0": COLUMN, f"{name}.mlp.2": ROW})
     return plan
-
-
-def tp_plan(model: nn.Module, size: int) -> dict[str, str]:
-    """The language model, the vision tower by `qwen2_vl_vision_plan`, the rest of its MLPs."""
-    return default_plan(model, size, qwen2_vl_vision_plan(model, size))

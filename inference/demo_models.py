@@ -220,7 +220,7 @@ def build_vlmo(folder: Path) -> None:
     {"state_dict": ...} .pt, a BERT-uncased style vocab.txt and answer2label.txt."""
     import json
 
-    from inference.models.vlmo import VLMoConfig, VLMoForVQA
+    from inference.models.vlmo.model import VLMoConfig, VLMoForVQA
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]"] + [f"[unused{i}]" for i in range(5)] + ["[UNK]", "[CLS]", "[SEP]",
@@ -251,7 +251,7 @@ def tiny_deepseek_vl2(tokenizer, std: float = 0.3, prefer_words: bool = True):
     (normal with `std`, norms excepted)."""
     from transformers import DeepseekV2Config, SiglipVisionConfig
 
-    from inference.models.deepseek_vl2 import DeepseekVL2ForCausalLM
+    from inference.models.deepseek_vl2.model import DeepseekVL2ForCausalLM
 
     vision = SiglipVisionConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                                 intermediate_size=128, image_size=VL2_TILE, patch_size=VL2_PATCH,
@@ -295,7 +295,7 @@ def build_deepseek_vl2(folder: Path, words: tuple[str, ...] = _WORDS, std: float
 
     from safetensors.torch import save_file
 
-    from inference.models.deepseek_vl2 import original_state_dict
+    from inference.models.deepseek_vl2.convert import original_state_dict
 
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = vl2_tokenizer(words)

@@ -169,6 +169,32 @@ def fill(model: nn.Module, entries: Iterable[tuple[str, Read]], device: str | to
     return unexpected
 
 
+def fill_original(model: nn.Module, entries: Iterable[tuple[str, Read]],
+                  device: str | torch.device, source, refusal: str, *,
+                  slicings: dict[str, Slicing] | None = None, tp_mesh=None,
+                  error: type[Exception] = ValueError, may_stay_empty: tuple[str, ...] = (),
+                  ignored: list[str] | None = None, ignored_note: str = "") -> nn.Module:
+    """The end of every original-layout loader: fill the model, built empty (and split while
+    empty: `slicings`), from `entries` with this rank's slices; refuse a checkpoint whose
+    tensors and the model's parameters do not match, as one line "{source}: {refusal}
+    (missing ..., unexpected ...)" raised as `error` (`may_stay_empty`: parameters that may
+    stay unfilled, e.g. an output head tied to the token embedding); warn of the tensors
+    the original builds but never uses (`ignored`, filled while the entries are read, named
+    by `ignored_note`); move the buffers built on the host to the device."""
+    tp = TPGroup.from_mesh(tp_mesh)
+    unexpected = fill(model, entries, device, slicings, tp, source=str(source),
+                      progress=tp is None or tp.rank == 0, check_empty=False)
+    missing = [name for name in empty_parameters(model) if name not in may_stay_empty]
+    if missing or unexpected:
+        raise error(f"{source}: {refusal} (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    if ignored:
+        log.warning("%s: %d tensors %s: %s", source, len(ignored), ignored_note,
+                    ", ".join(sorted(ignored)))
+    move_buffers(model, device)
+    model.loaded_sharded = True
+    return model
+
+
 def empty_parameters(model: nn.Module) -> list[str]:
     """Names of the parameters (and buffers) still on the meta device."""
     return [name for name, places in _owners(model).items() if getattr(*places[0]).is_meta]

@@ -16,9 +16,16 @@ Attention modules then run with 1/tp of the heads: transformers' text attention 
 the rank's; `inference.sharded_loading` then reads only those slices from the checkpoint) as
 well as on a loaded model (its tensors are sliced in place). The vision tower is split where
 its layout is known (Qwen2-VL); otherwise it stays whole on every rank.
+
+This module holds the machinery and the plans several families share (language model,
+vocabulary, vision MLPs); a family's own plan lives beside its model, as torchtitan keeps
+`parallelize` next to each model: inference/models/qwen2_vl/parallelize.py (the vision tower,
+which `default_plan` applies where a model has its layout),
+inference/models/deepseek_vl2/parallelize.py (latent attention and experts).
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import torch
@@ -93,7 +100,7 @@ def decoder_layers(model: nn.Module) -> nn.ModuleList:
     return layers
 
 
-def _path(model: nn.Module, module: nn.Module) -> str:
+def module_path(model: nn.Module, module: nn.Module) -> str:
     for name, candidate in model.named_modules():
         if candidate is module:
             return name
@@ -110,7 +117,7 @@ def language_model_plan(model: nn.Module, size: int) -> dict[str, str]:
                              f"{name}={value}")
     plan: dict[str, str] = {}
     layers = decoder_layers(model)
-    prefix = _path(model, layers)
+    prefix = module_path(model, layers)
     for index, layer in enumerate(layers):
         present = {n for n, _ in layer.named_modules()}
         found = [n for n in TEXT_COLUMN + TEXT_ROW if n in present]
@@ -132,29 +139,9 @@ def vocabulary_plan(model: nn.Module, vocab: int | None, size: int) -> dict[str,
     if vocab and vocab % size == 0:
         embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
         if isinstance(embedding, nn.Embedding) and type(embedding) is nn.Embedding:
-            plan[_path(model, embedding)] = VOCAB
+            plan[module_path(model, embedding)] = VOCAB
         if isinstance(head, nn.Linear) and type(head) is nn.Linear:
-            plan[_path(model, head)] = GATHER
-    return plan
-
-
-def qwen2_vl_vision_plan(model: nn.Module, size: int) -> dict[str, str]:
-    """Qwen2-VL's vision blocks (fused qkv, proj, fc1/fc2) and its patch merger's MLP."""
-    plan: dict[str, str] = {}
-    for name, module in model.named_modules():
-        attn, mlp = getattr(module, "attn", None), getattr(module, "mlp", None)
-        if attn is None or not all(hasattr(attn, a) for a in ("qkv", "proj", "num_heads")) \
-                or mlp is None or not (hasattr(mlp, "fc1") and hasattr(mlp, "fc2")):
-            continue
-        if attn.num_heads % size or mlp.fc1.out_features % size:
-            return {}        # cannot split evenly: keep the tower whole
-        plan.update({f"{name}.attn.qkv": PACKED_QKV, f"{name}.attn.proj": ROW,
-                     f"{name}.mlp.fc1": COLUMN, f"{name}.mlp.fc2": ROW})
-    for name, module in model.named_modules():
-        sequential = getattr(module, "mlp", None)
-        if type(module).__name__.endswith("PatchMerger") and isinstance(sequential, nn.Sequential) \
-                and len(sequential) == 3 and sequential[0].out_features % size == 0:
-            plan.update({f"{name}.mlp.0": COLUMN, f"{name}.mlp.2": ROW})
+            plan[module_path(model, head)] = GATHER
     return plan
 
 
@@ -176,8 +163,17 @@ def vision_mlp_plan(model: nn.Module, size: int, taken: dict[str, str] | None = 
     return plan
 
 
+# Vision-tower plans of families, each a function (model, tp size) -> plan that finds the
+# layout it knows by the modules' structure ({} when there is none): "module:function", imported
+# on use, so this module imports no family (each family's plan lives beside its model).
+FAMILY_VISION_PLANS = ("inference.models.qwen2_vl.parallelize:qwen2_vl_vision_plan",)
+
+
 def default_plan(model: nn.Module, size: int) -> dict[str, str]:
-    plan = {**language_model_plan(model, size), **qwen2_vl_vision_plan(model, size)}
+    plan = language_model_plan(model, size)
+    for spec in FAMILY_VISION_PLANS:
+        module, _, function = spec.partition(":")
+        plan.update(getattr(importlib.import_module(module), function)(model, size))
     plan.update(vision_mlp_plan(model, size, plan))
     return plan
 
@@ -271,50 +267,3 @@ def shard_model(model: nn.Module, tp_mesh) -> dict[str, Slicing]:
     slicings = apply_plan(model, plan, tp)
     split_attention_heads(model, plan, tp.size)
     return slicings
-
-
-def shard_deepseek_language_model(model: torch.nn.Module, tp_mesh) -> dict[str, Slicing]:
-    """DeepSeek-V2 language models (multi-head latent attention, mixture of experts), split by
-    the plain-tensor plan; works on a model still on the meta device (the returned slicings,
-    by parameter name under `model`, tell the loader which slice each rank reads).
-
-    Attention: the per-head projections (q_proj or q_b_proj, and kv_b_proj, which expands the
-    shared latent into per-head keys and values) column-wise, o_proj row-wise; the latent
-    projections q_a_proj/kv_a_proj_with_mqa and their norms stay replicated, so each rank
-    attends with 1/tp of the heads. Dense MLP layers column/row as in `language_model_plan`;
-    the token embedding and the output head by vocabulary rows. MoE layers shard themselves
-    by expert (`shard(rank, size, group)`, which returns its own slicings): each rank keeps
-    only its experts and a slice of the shared experts, and the partial outputs are
-    all-reduced.
-    """
-    size = tp_mesh.size()
-    config = model.config
-    if config.num_attention_heads % size:
-        raise ValueError(f"runtime.tp={size} does not divide the language model's "
-                         f"num_attention_heads={config.num_attention_heads}: attention heads "
-                         "cannot be split evenly")
-    tp = TPGroup.from_mesh(tp_mesh)
-    if tp is None:
-        return {}
-    layers = decoder_layers(model)
-    prefix = _path(model, layers)
-    plan: dict[str, str] = {}
-    expert_slicings: dict[str, Slicing] = {}
-    for index, layer in enumerate(layers):
-        attention = layer.self_attn
-        query = "q_proj" if getattr(attention, "q_proj", None) is not None else "q_b_proj"
-        name = f"{prefix}.{index}"
-        plan.update({f"{name}.self_attn.{query}": COLUMN, f"{name}.self_attn.kv_b_proj": COLUMN,
-                     f"{name}.self_attn.o_proj": ROW})
-        if hasattr(layer.mlp, "shard"):
-            expert_slicings.update({f"{name}.mlp.{key}": slicing for key, slicing in
-                                    layer.mlp.shard(tp.rank, tp.size, tp.group).items()})
-        else:
-            width = layer.mlp.gate_proj.out_features
-            if width % size:
-                raise ValueError(f"runtime.tp={size} does not divide the dense MLP width "
-                                 f"intermediate_size={width}")
-            plan.update({f"{name}.mlp.gate_proj": COLUMN, f"{name}.mlp.up_proj": COLUMN,
-                         f"{name}.mlp.down_proj": ROW})
-    plan.update(vocabulary_plan(model, getattr(config, "vocab_size", None), size))
-    return {**apply_plan(model, plan, tp), **expert_slicings}

@@ -11,11 +11,12 @@ from modeltest.registry import Registry, RegistryError
 from runners.config import ConfigError
 
 ADAPTERS = Registry("model.adapter", {
-    "qwen2_vl": "inference.models.qwen2_vl:Qwen2VLAdapter",
-    "internvl": "inference.models.internvl:InternVLAdapter",
-    "deepseek_vl": "inference.models.deepseek_vl:DeepseekVLAdapter",
-    "deepseek_vl2": "inference.models.deepseek_vl2:DeepseekVL2Adapter",
-    "vlmo": "inference.models.vlmo:VLMoAdapter",
+    "qwen2_vl": "inference.models.qwen2_vl.adapter:Qwen2VLAdapter",
+    # transformers' layout, or OriginalInternVLAdapter for the OpenGVLab one (for_checkpoint)
+    "internvl": "inference.models.internvl.adapter:InternVLAdapter",
+    "deepseek_vl": "inference.models.deepseek_vl.adapter:DeepseekVLAdapter",
+    "deepseek_vl2": "inference.models.deepseek_vl2.adapter:DeepseekVL2Adapter",
+    "vlmo": "inference.models.vlmo.adapter:VLMoAdapter",
     "generic": "inference.models.base:ImageTextAdapter",
     "served": "inference.served.adapter:ServedAdapter",
 })
@@ -34,10 +35,12 @@ BACKENDS = Registry("model.backend", {
 
 
 def adapter_class(model_cfg: dict, runtime: dict | None = None) -> type[ModelAdapter]:
-    """The adapter class for this model; `runtime` (the run's runtime section) is needed to
-    create one, not to check one."""
+    """The adapter class for this model (the family's class for its checkpoint's layout:
+    `for_checkpoint`); `runtime` (the run's runtime section) is needed to create one, not to
+    check one."""
     try:
-        return BACKENDS.get(model_cfg["backend"])(ADAPTERS.get(model_cfg["adapter"]), runtime)
+        family = ADAPTERS.get(model_cfg["adapter"]).for_checkpoint(model_cfg)
+        return BACKENDS.get(model_cfg["backend"])(family, runtime)
     except RegistryError as err:
         raise ConfigError(str(err)) from None
 

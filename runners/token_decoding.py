@@ -12,11 +12,12 @@ from modeltest.compare.runs import RunFolder
 def _tokenizer_decoder(model: dict) -> Callable[[list[int]], str]:
     folder = Path(str(model.get("model_path"))).expanduser()
     if model.get("adapter") == "vlmo":   # a classifier: its one "token" is an answer's index
-        from inference.models.vlmo import checkpoint_files, read_answer_labels
+        from inference.models.vlmo.checkpoint import checkpoint_files, read_answer_labels
 
         answers = read_answer_labels(checkpoint_files(model)["answer2label_file"])
         return lambda ids: " ".join(answers[i] for i in ids)
-    from inference.models.internvl_original import is_original_layout, load_tokenizer
+    from inference.models.internvl.convert import is_original_layout
+    from inference.models.internvl.tokenizer import load_tokenizer
 
     if model.get("adapter") == "internvl" and is_original_layout(folder):
         tokenizer = load_tokenizer(folder)

@@ -23,7 +23,7 @@ from lmms_eval.models.model_utils.media_encoder import encode_image_to_data_url
 from qwen_vl_utils import fetch_image
 
 from inference.media import load_image
-from inference.models.qwen2_vl import smart_size
+from inference.models.qwen2_vl.processor import smart_size
 from modeltest.demo_data import build_textvqa
 
 FACTOR = 28   # Qwen2-VL's patch 14 x merge 2

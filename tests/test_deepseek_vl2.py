@@ -9,8 +9,8 @@ from PIL import Image
 
 from runners.models import create_adapter
 from inference.models.base import ModelPathError
-from inference.models.deepseek_vl2 import (TilingSpec, image_token_count,
-                                           select_best_resolution, tile_image)
+from inference.models.deepseek_vl2.processor import (TilingSpec, image_token_count,
+                                                     select_best_resolution, tile_image)
 from inference.requests import Request
 from runners.cli import main
 from runners.demo import ensure_asset

@@ -132,7 +132,7 @@ def gate_cases():
 def test_moe_routing_matches_the_original_gate(case, fields, tensors):
     """Expert choice and weights of the original MoEGate, recorded for settings beyond the
     fixtures' (noaux_tc over 4 groups, group_limited_greedy, top-1 with norm_topk_prob)."""
-    from inference.models.deepseek_vl2 import MoEGate, MoESettings
+    from inference.models.deepseek_vl2.model import MoEGate, MoESettings
 
     settings = MoESettings(n_routed_experts=fields["n_routed_experts"],
                            num_experts_per_tok=fields["num_experts_per_tok"],
@@ -213,7 +213,7 @@ def test_tensor_parallel_gives_the_recorded_ids(name, task, tmp_path):
 def test_tensor_parallel_refuses_heads_it_cannot_split():
     from transformers import DeepseekV2Config, DeepseekV2ForCausalLM
 
-    from inference.tensor_parallel import shard_deepseek_language_model
+    from inference.models.deepseek_vl2.parallelize import shard_deepseek_language_model
 
     class Mesh:
         def size(self):

@@ -112,14 +112,14 @@ def test_unused_tensors_are_ignored_and_foreign_ones_refused(checkpoint, tmp_pat
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from inference.models.deepseek_vl_original import load_original
+    from inference.models.deepseek_vl.loader import load_original
 
     edited = _linked_copy(checkpoint, tmp_path / "edited")
     config = json.loads((edited / "config.json").read_text())
     (edited / "config.json").write_text(json.dumps({**config, "model_type": "deepseekvl"}))
     marker = tmp_path / "remote_code_ran"
     (edited / "modeling_vlm.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
-    with caplog.at_level(logging.INFO, logger="inference.models.deepseek_vl_original"):
+    with caplog.at_level(logging.INFO, logger="inference.sharded_loading"):
         assert main(["model=deepseek_vl", f"model.model_path={edited}", "model.dtype=fp32",
                      "task=textvqa", "task.limit=1", "task.max_new_tokens=2",
                      "runtime.warm_up=false", f"output_dir={tmp_path / 'out'}"]) == 0
@@ -191,7 +191,7 @@ def test_loading_streams_into_an_empty_model(checkpoint, monkeypatch):
     built), the model is built on the meta device in the target dtype (no random init of a
     full model, no cast afterwards) and filled tensor by tensor."""
     import inference.sharded_loading as sharded_loading
-    from inference.models.deepseek_vl_original import load_original
+    from inference.models.deepseek_vl.loader import load_original
     from inference.safetensors_reader import SafetensorsFolder
 
     calls, reads = [], []

@@ -165,12 +165,12 @@ def test_an_original_layout_internvl_checkpoint_gets_the_numbered_layout(tmp_pat
 
     from PIL import Image
 
-    from inference.models.internvl import InternVLAdapter
-    from inference.models.internvl_original import (OriginalProcessor, OriginalSettings,
-                                                    load_tokenizer)
+    from inference.models.internvl.adapter import OriginalInternVLAdapter
+    from inference.models.internvl.processor import OriginalProcessor, OriginalSettings
+    from inference.models.internvl.tokenizer import load_tokenizer
 
     folder = Path(__file__).parent / "fixtures" / "internvl2_internlm2"
-    adapter = InternVLAdapter.__new__(InternVLAdapter)
+    adapter = OriginalInternVLAdapter.__new__(OriginalInternVLAdapter)
     adapter.processor = OriginalProcessor(load_tokenizer(folder), OriginalSettings.read(
         json.loads((folder / "config.json").read_text()), {}))
     paths = []

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from inference.models.internvl_original import OriginalProcessor, OriginalSettings, load_tokenizer
+from inference.models.internvl.processor import OriginalProcessor, OriginalSettings
+from inference.models.internvl.tokenizer import load_tokenizer
 from runners.cli import main
 from conftest import model_config
 

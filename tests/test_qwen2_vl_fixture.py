@@ -128,7 +128,7 @@ def _checksum(pixels) -> tuple[float, float]:
 
 
 def test_qwen_vl_utils_frame_rule():
-    from inference.models.qwen2_vl import frame_count, frame_indices, smart_size
+    from inference.models.qwen2_vl.processor import frame_count, frame_indices, smart_size
 
     assert frame_count(30, 10.0, 0.5, 4, 768) == 4          # short: at least 4 frames
     assert frame_count(88, 4.0, 0.5, 4, 768) == 12          # 11 rounds (half to even) to 12

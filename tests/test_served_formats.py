@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from inference.models.base import cut_at_eos, trim_padding
-from inference.models.qwen2_vl import smart_size
+from inference.models.qwen2_vl.processor import smart_size
 from runners.cli import main
 from runners.demo import ensure_asset
 from tests.served_stub import StubServer

@@ -145,7 +145,7 @@ def _presized_textvqa(folder: Path) -> Path:
     """The demo TextVQA set with every image already at the size Qwen2-VL's processor gives it
     (qwen-vl-utils' smart size), so that neither the in-process resize (PIL) nor the server's
     (its processor) changes a pixel; the question file in the copy."""
-    from inference.models.qwen2_vl import smart_size
+    from inference.models.qwen2_vl.processor import smart_size
 
     shutil.copytree(ensure_asset("data", "textvqa"), folder)
     for path in sorted(p for p in folder.rglob("*") if p.suffix in (".jpg", ".png")):

@@ -40,7 +40,7 @@ def watch_fill(monkeypatch) -> list[dict]:
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_internvl_original_is_built_empty_in_its_dtype(monkeypatch, dtype):
-    from inference.models.internvl_original import load_original
+    from inference.models.internvl.loader import load_original
 
     calls = watch_fill(monkeypatch)
     _, model = load_original(INTERNVL, dtype, {})
@@ -52,7 +52,7 @@ def test_internvl_original_is_built_empty_in_its_dtype(monkeypatch, dtype):
 def test_deepseek_vl2_is_built_empty_in_its_dtype(monkeypatch, dtype):
     """No fp32 model cast afterwards: the parameters are meta and of the target dtype when the
     checkpoint starts to fill them."""
-    from inference.models.deepseek_vl2 import load_original
+    from inference.models.deepseek_vl2.loader import load_original
 
     calls = watch_fill(monkeypatch)
     model, _, _ = load_original(VL2, dtype)
@@ -62,7 +62,7 @@ def test_deepseek_vl2_is_built_empty_in_its_dtype(monkeypatch, dtype):
 
 def test_vlmo_is_built_empty_and_reads_a_memory_mapped_checkpoint(monkeypatch):
     from runners.models import create_adapter
-    from inference.models import vlmo
+    from inference.models.vlmo import checkpoint as vlmo
     from runners.demo import ensure_asset
 
     calls = watch_fill(monkeypatch)
@@ -108,7 +108,9 @@ def _rank(rank: int, port: int, out: str) -> None:
                       WORLD_SIZE="2", LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     from inference.distributed import init_parallel, shutdown
-    from inference.models import deepseek_vl2, internvl_original
+    from inference.models.deepseek_vl2 import loader as vl2_loader
+    from inference.models.deepseek_vl2.model import DeepseekMoE
+    from inference.models.internvl import loader as internvl_loader
 
     read_keys = []
     real_read = SafetensorsFolder.read
@@ -119,7 +121,7 @@ def _rank(rank: int, port: int, out: str) -> None:
 
     SafetensorsFolder.read = read
     parallel = init_parallel(2, 1, "cpu")
-    _, internvl = internvl_original.load_original(INTERNVL, torch.float32, {}, "cpu",
+    _, internvl = internvl_loader.load_original(INTERNVL, torch.float32, {}, "cpu",
                                                   parallel.tp_mesh)
     torch.manual_seed(0)
     ids = torch.randint(0, 400, (1, 9))
@@ -127,13 +129,13 @@ def _rank(rank: int, port: int, out: str) -> None:
         logits = internvl(input_ids=ids).logits
     internvl_keys = list(read_keys)
     read_keys.clear()
-    vl2, _, _ = deepseek_vl2.load_original(VL2, torch.float32, "cpu", parallel.tp_mesh)
+    vl2, _, _ = vl2_loader.load_original(VL2, torch.float32, "cpu", parallel.tp_mesh)
     torch.save({"internvl": {k: v.clone() for k, v in internvl.state_dict().items()},
                 "logits": logits, "internvl_keys": internvl_keys,
                 "vl2": {k: v.clone() for k, v in vl2.state_dict().items()},
                 "vl2_keys": list(read_keys),
                 "vl2_local": {name: list(m.local) for name, m in vl2.named_modules()
-                              if isinstance(m, deepseek_vl2.DeepseekMoE)}},
+                              if isinstance(m, DeepseekMoE)}},
                Path(out) / f"rank{rank}.pt")
     shutdown(parallel)
 
@@ -143,13 +145,14 @@ def _bytes(state: dict, prefix: str = "") -> int:
 
 
 def test_tp2_ranks_hold_and_read_only_their_share(tmp_path):
-    from inference.models import deepseek_vl2, internvl_original
+    from inference.models.deepseek_vl2 import loader as vl2_loader
+    from inference.models.internvl import loader as internvl_loader
 
     mp.start_processes(_rank, args=(_free_port(), str(tmp_path)), nprocs=2, join=True,
                        start_method="spawn")
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
-    _, internvl = internvl_original.load_original(INTERNVL, torch.float32, {})
-    vl2, _, _ = deepseek_vl2.load_original(VL2, torch.float32)
+    _, internvl = internvl_loader.load_original(INTERNVL, torch.float32, {})
+    vl2, _, _ = vl2_loader.load_original(VL2, torch.float32)
     whole_internvl, whole_vl2 = internvl.state_dict(), vl2.state_dict()
     torch.manual_seed(0)
     ids = torch.randint(0, 400, (1, 9))
@@ -218,7 +221,7 @@ def test_a_bin_checkpoint_streams_the_same_weights(tmp_path):
 
     from safetensors.torch import load_file
 
-    from inference.models.internvl_original import load_original
+    from inference.models.internvl.loader import load_original
 
     folder = tmp_path / "bin"
     shutil.copytree(FIXTURES / "internvl_chat_v1_2", folder)

@@ -13,7 +13,7 @@ import torch
 
 from inference import media
 from inference.engine import length_buckets
-from inference.models import qwen2_vl
+from inference.models.qwen2_vl import adapter as qwen2_vl
 from inference.requests import Request
 from inference.video_cache import CACHE, VideoCache
 from runners.cli import main

@@ -3,6 +3,7 @@ DeepSeek-VL2, a model behind a server), and the types it speaks.
 
 The life of a batch, and which thread runs each step:
 
+    for_checkpoint(model_cfg)     the family's class for the checkpoint's layout (registry lookup)
     check(model_cfg)              static, before loading: a one-line error on a bad config
     Adapter(model_cfg, device, dtype, tp_mesh=None)             loads the model
     prepare(request)              background worker: decode the media (MediaError on bad files)
@@ -224,6 +225,13 @@ class ModelAdapter(ABC):
     # _generate decodes through it say so (a classifier or a served model has no decode loop)
     supports_compiled_decode = False
     decode: CompiledDecode = CompiledDecode.eager()
+
+    @classmethod
+    def for_checkpoint(cls, model_cfg) -> type["ModelAdapter"]:
+        """The adapter class for the checkpoint `model_cfg` names: a family that takes several
+        checkpoint layouts has one class per layout (InternVL) and picks here; others are
+        their own."""
+        return cls
 
     @staticmethod
     @abstractmethod

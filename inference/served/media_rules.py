@@ -2,9 +2,9 @@
 family would give its processor (`model.prepare_as`), sent losslessly as PNG, so that a server
 and the embedded runtime see the same pixels.
 
-`qwen2_vl`: qwen-vl-utils' PIL resize (inference/models/qwen2_vl.py `smart_size`) before the
-server's processor, as the model card's serving recipe does; the server's own resize then
-finds the size already right and leaves the pixels alone. Without it a server resizes with
+`qwen2_vl`: qwen-vl-utils' PIL resize (inference/models/qwen2_vl/processor.py `smart_size`)
+before the server's processor, as the model card's serving recipe does; the server's own resize
+then finds the size already right and leaves the pixels alone. Without it a server resizes with
 its processor's rule, which differs in rounding (and a near-tie token with it).
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Qwen2VLImages:
     def url(self, path: str) -> str:
         from PIL import Image
 
-        from inference.models.qwen2_vl import smart_size
+        from inference.models.qwen2_vl.processor import smart_size
 
         image = load_image(path)
         height, width = smart_size(image.height, image.width, self.factor, self.min_pixels,
@@ -64,7 +64,7 @@ class Qwen2VLImages:
         from PIL import Image
 
         from inference.media import require_regular_file
-        from inference.models.qwen2_vl import Qwen2VLAdapter
+        from inference.models.qwen2_vl.adapter import Qwen2VLAdapter
 
         require_regular_file(path, "video")
         # the adapter's own decoding, with this object's settings (the same attribute names)

@@ -1,11 +1,15 @@
-"""DeepSeek-VL 7B (SigLIP/SAM hybrid + Llama): transformers' layout, or the original deepseek-ai
-layout converted at load time. Video frames become images: the model has no video input."""
+"""The DeepSeek-VL 7B adapter: transformers' layout, or the original deepseek-ai layout
+converted at load time (loader.py; its processor takes the calls transformers' processor
+takes, so one adapter serves both). Video frames become images: the model has no video
+input."""
 from __future__ import annotations
 
 from inference import image_markers
 from inference.models.base import ImageTextAdapter
+from inference.models.deepseek_vl.convert import is_original_layout
+from inference.models.deepseek_vl.loader import load_original
+from inference.models.deepseek_vl.processor import IMAGE_TAG
 from inference.models.protocol import PreparedRequest
-from inference.models.deepseek_vl_original import IMAGE_TAG, is_original_layout, load_original
 
 
 class DeepseekVLAdapter(ImageTextAdapter):

@@ -1,83 +1,21 @@
-"""Qwen2-VL (2B/7B/72B-Instruct): images and native video, prepared the way the model card's
-stack prepares them (qwen-vl-utils' process_vision_info before the processor):
-
-- an image is resized with PIL (bicubic) to its smart size (sides multiples of 28, pixel count
-  within [min_pixels, max_pixels], aspect ratio kept) before the processor sees it;
-- a video gets `fps` frames per second of its length, at least `min_frames`, at most
-  `max_frames` (and its frame count), rounded to an even count, at evenly spaced frame indices;
-  its frames are resized (bicubic, antialiased) to a smart size whose pixel limit is the
-  per-frame share of `video_total_pixels`, bounded by `video_max_pixels` and
-  1.05 * `video_min_pixels`.
-The processor then runs with the checkpoint's own preprocessor config, as in the model card.
-"""
+"""The Qwen2-VL adapter (2B/7B/72B-Instruct): images and native video prepared as the model
+card's stack prepares them (qwen-vl-utils' process_vision_info, inference.models.qwen2_vl
+.processor), then the checkpoint's own processor and chat template."""
 from __future__ import annotations
-
-import math
 
 import torch
 
 from inference.fingerprints import decoded_media
-from inference.media import MediaError, _decode_video_frames_at, load_image, \
-    require_regular_file, video_frame_count_and_rate, video_info
+from inference.media import _decode_video_frames_at, load_image, require_regular_file, \
+    video_frame_count_and_rate, video_info
 from inference.video_cache import CACHE
 from inference.models.base import ImageTextAdapter
 from inference.models.protocol import PreparedRequest
+from inference.models.qwen2_vl.processor import FRAME_FACTOR, frame_count, frame_indices, \
+    smart_size
 from inference.requests import Request, VideoSpec
 from inference.video_reading import decode_at, plain, reference_indices, \
     require_video_source, source_info, span
-
-MAX_ASPECT_RATIO = 200
-FRAME_FACTOR = 2        # frames are taken in pairs (the temporal patch)
-
-
-def _round_to(value: float, factor: int) -> int:
-    return round(value / factor) * factor
-
-
-def _ceil_to(value: float, factor: int) -> int:
-    return math.ceil(value / factor) * factor
-
-
-def _floor_to(value: float, factor: int) -> int:
-    return math.floor(value / factor) * factor
-
-
-def smart_size(height: int, width: int, factor: int, min_pixels: float,
-               max_pixels: float) -> tuple[int, int]:
-    """(height, width): multiples of `factor`, nearest to the input, scaled (aspect kept) into
-    [min_pixels, max_pixels] when rounding alone leaves the range."""
-    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
-        raise MediaError(f"aspect ratio {max(height, width) / min(height, width):.1f} is over "
-                         f"Qwen2-VL's limit of {MAX_ASPECT_RATIO}")
-    new_h = max(factor, _round_to(height, factor))
-    new_w = max(factor, _round_to(width, factor))
-    if new_h * new_w > max_pixels:
-        scale = math.sqrt(height * width / max_pixels)
-        new_h, new_w = _floor_to(height / scale, factor), _floor_to(width / scale, factor)
-    elif new_h * new_w < min_pixels:
-        scale = math.sqrt(min_pixels / (height * width))
-        new_h, new_w = _ceil_to(height * scale, factor), _ceil_to(width * scale, factor)
-    return new_h, new_w
-
-
-def frame_count(total_frames: int, video_fps: float, fps: float, min_frames: int,
-                max_frames: int) -> int:
-    """How many frames of a video the model sees: `fps` per second of video, clamped to
-    [min_frames, max_frames] (each rounded to an even count; max also capped by the video's
-    frame count), then rounded to an even count."""
-    low = _ceil_to(min_frames, FRAME_FACTOR)
-    high = _floor_to(min(max_frames, total_frames), FRAME_FACTOR)
-    count = _round_to(min(max(total_frames / video_fps * fps, low), high), FRAME_FACTOR)
-    if not FRAME_FACTOR <= count <= total_frames:
-        raise MediaError(f"a video of {total_frames} frames cannot give an even frame count "
-                         f"of at least {FRAME_FACTOR} (got {count})")
-    return count
-
-
-def frame_indices(total_frames: int, count: int) -> list[int]:
-    """Evenly spaced indices from the first to the last frame (float32 spacing, rounded half
-    to even)."""
-    return torch.linspace(0, total_frames - 1, count).round().long().tolist()
 
 
 class Qwen2VLAdapter(ImageTextAdapter):

@@ -97,10 +97,18 @@ def _wait_for(condition, process: subprocess.Popen, seconds: float = 300) -> Non
 
 def test_a_second_run_into_a_locked_folder_stops_naming_the_holder(tmp_path, capsys):
     out = tmp_path / "out"
+    # built now, so that the second run's only line is its error (a first use of the demo
+    # says "building the demo model ..." first; test files run in any order)
+    ensure_asset("models", "internvl")
+    capsys.readouterr()
     first = _start(["task=textvqa", "runtime.batch_size=1", f"output_dir={out}"])
     lock = out / LOCK_NAME
     try:
         _wait_for(lambda: lock.is_file() and lock.read_text().strip(), first)
+        # frozen while it holds the lock: the demo run would otherwise finish (seconds) while
+        # the second run is still composing its config under a loaded machine
+        os.killpg(first.pid, signal.SIGSTOP)
+        assert first.poll() is None and lock.is_file(), "the first run ended before it was held"
         # another model into the same folder, while the first runs
         started = time.perf_counter()
         assert main(["task=textvqa", "model=demo_internvl", f"output_dir={out}"]) == 2

@@ -53,9 +53,16 @@ _leaving = []
 def _early_handler(signum, frame):
     """Before the run's own handlers (imports) and after them (the interpreter closing)."""
     code = EXIT_CODES.get(signum, 128 + signum)
-    if _leaving:      # the same signal again while the line is being printed: once is enough
-        os._exit(_leaving[0])
+    if _leaving:
+        # the same request again (the terminal's Ctrl-C, then the launcher's copy of it, ms
+        # apart) while the first call prints its line: that call ends the process once the
+        # line is out; ending it here, first, exited 130 with no line at all
+        return
     _leaving.append(code)
+    if _first_signal_at is not None:
+        # the run was stopped and runners.cli has said its line; a repeat of the launcher's
+        # that lands while the process leaves (these handlers restored) says nothing more
+        os._exit(_exit_code)
     _say_once(interrupted_message() if _progress else
               "interrupted: nothing was written yet; rerun the same command to start again")
     os._exit(code)

@@ -51,13 +51,18 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _stop_at(out: Path, delay: float, signum: int) -> tuple[int, str, list[int]]:
+def _start_run(out: Path) -> subprocess.Popen:
+    """The data-parallel demo run, in a session of its own (its process group is the job)."""
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1")
-    process = subprocess.Popen(
+    return subprocess.Popen(
         ["bash", "scripts/mm_run.sh", "textvqa", "demo_qwen2_vl", "runtime.dp=2",
          "runtime.batch_size=1", f"output_dir={out}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
+
+
+def _stop_at(out: Path, delay: float, signum: int) -> tuple[int, str, list[int]]:
+    process = _start_run(out)
     time.sleep(delay)
     workers = _descendants(process.pid)
     try:
@@ -102,12 +107,7 @@ def test_sigterm_to_the_launcher_is_one_line_and_143(tmp_path, delay):
 def _stop_after_the_last_sample(out: Path, offset: float) -> tuple[int, str]:
     """Ctrl-C `offset` seconds after the progress bar reached its end: the moments where the
     ranks score, write the reports and leave."""
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1")
-    process = subprocess.Popen(
-        ["bash", "scripts/mm_run.sh", "textvqa", "demo_qwen2_vl", "runtime.dp=2",
-         "runtime.batch_size=1", f"output_dir={out}"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+    process = _start_run(out)
     seen: list[str] = []
     reader = threading.Thread(target=lambda: seen.extend(iter(lambda: process.stderr.read(1), "")))
     reader.start()
@@ -141,3 +141,27 @@ def test_ctrl_c_while_the_finished_run_leaves(tmp_path, offset):
     else:
         assert code == 130 and len(lines) == 1, err[-3000:]
     assert not [noise for noise in NOISE if noise in err], err[-3000:]
+
+
+def test_a_repeat_that_lands_while_the_line_is_printed_still_leaves_the_line(tmp_path):
+    """Ctrl-C reaches a starting worker twice within milliseconds (the terminal's, then the
+    launcher's copy): the second lands while the first prints. Simulated exactly: the
+    handler's print is preceded by the second delivery."""
+    script = (
+        "import os, signal\n"
+        "from runners import interrupt\n"
+        "interrupt.install_early_handlers()\n"
+        "say = interrupt._say_once\n"
+        "def say_after_a_repeat(line):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    [None for _ in range(100000)]   # bytecodes: the repeat's handler runs here\n"
+        "    say(line)\n"
+        "interrupt._say_once = say_after_a_repeat\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "[None for _ in range(100000)]\n"
+        "print('not stopped')\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 130 and done.stdout == "", (done.stdout, done.stderr)
+    assert done.stderr.splitlines() == [
+        "interrupted: nothing was written yet; rerun the same command to start again"]
